@@ -1,0 +1,31 @@
+# defectlab: render or download datasets, cut patches, build Sequential PatchCore coresets,
+# evaluate and report. `snakemake --profile profiles/local` runs config/config.yaml.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema/config.schema.yaml", set_default=True)
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/render.smk"
+include: "rules/patches.smk"
+include: "rules/coreset.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        "results/tables/metrics.parquet",
+        "results/tables/summary.md",
+        expand("results/figures/{experiment}-examples.png", experiment=config["experiments"]),
+        expand("results/figures/{experiment}-coreset.png", experiment=config["experiments"]),
+    default_target: True

@@ -1,0 +1,36 @@
+"""The class map shared by every dataset: one index per class, each a defect or an impurity."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SurfaceClass:
+    index: int
+    name: str
+    category: str  # "background", "defect" or "impurity"
+
+
+CLASSES: tuple[SurfaceClass, ...] = (
+    SurfaceClass(0, "background", "background"),
+    SurfaceClass(1, "scratch", "defect"),
+    SurfaceClass(2, "dent", "defect"),
+    SurfaceClass(3, "bump", "defect"),
+    SurfaceClass(4, "water_stain", "impurity"),
+    SurfaceClass(5, "fingerprint", "impurity"),
+    SurfaceClass(6, "sticker", "impurity"),
+)
+
+BY_NAME = {c.name: c for c in CLASSES}
+BY_INDEX = {c.index: c for c in CLASSES}
+DEFECTS = tuple(c for c in CLASSES if c.category == "defect")
+IMPURITIES = tuple(c for c in CLASSES if c.category == "impurity")
+DEFECT_INDICES = tuple(c.index for c in DEFECTS)
+IMPURITY_INDICES = tuple(c.index for c in IMPURITIES)
+
+
+def class_index(name: str) -> int:
+    """Index of a class by name, with the known names in the error."""
+    try:
+        return BY_NAME[name].index
+    except KeyError:
+        raise ValueError(f"unknown class {name!r}; known: {', '.join(BY_NAME)}") from None

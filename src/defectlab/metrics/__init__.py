@@ -1,0 +1,1 @@
+"""Metrics of anomaly segmentation: pixel-wise, image-wise and defect-wise."""

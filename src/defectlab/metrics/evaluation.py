@@ -1,0 +1,87 @@
+"""The evaluation of one experiment: threshold fitted on validation, metrics on test, as tidy rows."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from defectlab.classes import BY_INDEX, DEFECT_INDICES, IMPURITY_INDICES
+from defectlab.metrics.defect_wise import instance_coverage, recall_by_class
+from defectlab.metrics.pixel import auroc, class_pixel_recall, fit_threshold, precision_recall_f1
+
+METRIC_COLUMNS = ["metric", "class", "category", "value"]
+
+
+@dataclass(frozen=True)
+class SplitMaps:
+    """Anomaly maps of a split beside their ground truth, image by image."""
+
+    ids: list[str]
+    maps: np.ndarray  # (N, H, W) float32
+    masks: np.ndarray  # (N, H, W) uint8 class index
+    instances: np.ndarray  # (N, H, W) uint16
+
+    @property
+    def defect_pixels(self) -> np.ndarray:
+        """Positives of the binary task: defect pixels only; impurities are never defects."""
+        return np.isin(self.masks, DEFECT_INDICES)
+
+
+def fit_split_threshold(val: SplitMaps) -> float:
+    """The pixel threshold maximising F1 of defect pixels on the validation split."""
+    return fit_threshold(val.maps, val.defect_pixels)
+
+
+def _row(metric: str, value: float, cls: str = "defect", category: str = "defect") -> tuple:
+    return metric, cls, category, value
+
+
+def evaluate_split(test: SplitMaps, threshold: float) -> pd.DataFrame:
+    """Pixel P/R/F1, image and pixel AUROC, per-class pixel recall and defect-wise recall."""
+    predicted = test.maps >= threshold
+    labels = test.defect_pixels
+    precision, recall, f1 = precision_recall_f1(predicted, labels)
+    image_labels = labels.reshape(len(labels), -1).any(axis=1)
+    image_scores = test.maps.reshape(len(test.maps), -1).max(axis=1)
+    rows = [
+        _row("pixel_precision", precision),
+        _row("pixel_recall", recall),
+        _row("pixel_f1", f1),
+        _row("image_auroc", auroc(image_scores, image_labels)),
+        _row("pixel_auroc", auroc(test.maps, labels)),
+    ]
+    coverage = pd.concat(
+        [instance_coverage(i, p, m, s) for i, p, m, s in zip(test.ids, predicted, test.masks, test.instances,
+                                                             strict=True)],
+        ignore_index=True,
+    )
+    defect_recall = recall_by_class(coverage, DEFECT_INDICES)
+    impurity_recall = recall_by_class(coverage, IMPURITY_INDICES)
+    for index, value in (defect_recall | impurity_recall).items():
+        cls = BY_INDEX[index]
+        rows.append(_row("defect_wise_recall", value, cls.name, cls.category))
+    if defect_recall:
+        rows.append(_row("defect_wise_recall", float(np.mean(list(defect_recall.values()))), "mean", "defect"))
+    for index in DEFECT_INDICES + IMPURITY_INDICES:
+        value = class_pixel_recall(predicted, test.masks, index)
+        if not np.isnan(value):
+            cls = BY_INDEX[index]
+            rows.append(_row("class_pixel_recall", value, cls.name, cls.category))
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+
+
+def load_split(map_paths: list[str], dataset_root: str) -> SplitMaps:
+    """Anomaly maps of a dataset with its masks, checked to cover the same images."""
+    from defectlab.data.layout import load_sample
+    from defectlab.patchcore.anomaly_map import read_maps
+
+    ids, maps = read_maps(map_paths)
+    samples = [load_sample(dataset_root, i) for i in ids]
+    if samples and maps.shape[1:] != samples[0].mask.shape:
+        raise ValueError(f"anomaly maps {maps.shape[1:]} do not match masks {samples[0].mask.shape}")
+    return SplitMaps(
+        ids=ids,
+        maps=maps,
+        masks=np.stack([s.mask for s in samples]),
+        instances=np.stack([s.instances for s in samples]),
+    )

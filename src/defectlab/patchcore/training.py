@@ -1,0 +1,100 @@
+"""Coreset building over patch stores: features streamed batch by batch, epochs until no change.
+
+Only the coreset is held in memory; the stream is re-read from the HDF5 stores every epoch.
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import torch
+
+from defectlab.data.patch_store import iter_patches
+from defectlab.features.backbones import FeatureExtractor
+from defectlab.patchcore.sequential import SequentialCoreset
+
+
+@dataclass
+class EpochLog:
+    """Replacements and minimum pairwise distance d_m after each epoch."""
+
+    replacements: list[int] = field(default_factory=list)
+    min_distance: list[float] = field(default_factory=list)
+
+
+def cell_features(extractor: FeatureExtractor, patches: np.ndarray) -> torch.Tensor:
+    """(B, h, w, D) feature cells of a batch of uint8 patches."""
+    return extractor(patches).permute(0, 2, 3, 1).contiguous()
+
+
+def store_grid(store: Path, extractor: FeatureExtractor) -> tuple[int, int]:
+    """(feature cells per patch side, patches) of a patch store."""
+    with h5py.File(store, "r") as h5:
+        return int(h5.attrs["patch_size"]) // extractor.stride, len(h5["patches"])
+
+
+def stream(
+    extractor: FeatureExtractor, stores: Sequence[Path], batch_size: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Feature rows and their stream ids, in store, patch and cell order.
+
+    A stream id numbers every feature cell of the stores in order, so the origin of any
+    coreset point can be recovered after training without keeping the stream.
+    """
+    offset = 0
+    for store in stores:
+        grid, patches = store_grid(store, extractor)
+        per_patch = grid * grid
+        for batch in iter_patches(store, batch_size):
+            cells = cell_features(extractor, batch.patches)
+            if cells.shape[1:3] != (grid, grid):
+                raise ValueError(f"{store}: feature grid {tuple(cells.shape[1:3])}, expected {grid}x{grid}")
+            first = offset + batch.start * per_patch
+            yield cells.reshape(-1, cells.shape[-1]), torch.arange(first, first + len(batch.patches) * per_patch)
+        offset += patches * per_patch
+
+
+def fit_coreset(
+    extractor: FeatureExtractor,
+    stores: Sequence[Path],
+    size: int,
+    max_epochs: int,
+    batch_size: int,
+    device: str,
+) -> tuple[SequentialCoreset, EpochLog]:
+    """Epochs over the stores until one makes no replacement or `max_epochs` is reached."""
+    coreset = SequentialCoreset(size=size, device=device)
+    log = EpochLog()
+    for epoch in range(max_epochs):
+        replacements = sum(coreset.update(rows.to(device), ids=ids) for rows, ids in stream(extractor, stores, batch_size))
+        log.replacements.append(int(replacements))
+        log.min_distance.append(float(coreset.min_distance))
+        print(f"epoch {epoch + 1}: {replacements} replacements, d_m = {coreset.min_distance:.4f}", flush=True)
+        if replacements == 0:
+            break
+    return coreset, log
+
+
+def stream_origins(
+    ids: np.ndarray, stores: Sequence[Path], datasets: Sequence[str], extractor: FeatureExtractor
+) -> pd.DataFrame:
+    """Dataset, image and pixel centre of the feature cells with the given stream ids, in id order given."""
+    found: dict[int, tuple] = {}
+    offset = 0
+    half = extractor.stride // 2
+    for store, dataset in zip(stores, datasets, strict=True):
+        grid, patches = store_grid(store, extractor)
+        with h5py.File(store, "r") as h5:
+            source = h5["source"][:]
+        for stream_id in ids[(ids >= offset) & (ids < offset + patches * grid * grid)]:
+            patch, within = divmod(int(stream_id - offset), grid * grid)
+            cy, cx = divmod(within, grid)
+            image, x, y = source[patch]
+            image = image.decode() if isinstance(image, bytes) else image
+            found[int(stream_id)] = (dataset, image, int(x) + cx * extractor.stride + half,
+                                     int(y) + cy * extractor.stride + half)
+        offset += patches * grid * grid
+    return pd.DataFrame([found[int(i)] for i in ids], columns=["dataset", "image", "x", "y"])

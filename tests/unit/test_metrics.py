@@ -1,0 +1,106 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score
+
+from defectlab.metrics.defect_wise import detected, instance_coverage, recall_by_class
+from defectlab.metrics.evaluation import SplitMaps, evaluate_split, fit_split_threshold
+from defectlab.metrics.pixel import auroc, class_pixel_recall, fit_threshold, precision_recall_f1
+
+
+def test_threshold_maximises_f1_on_a_hand_computed_case():
+    scores = np.array([0.1, 0.4, 0.35, 0.8])
+    labels = np.array([0, 0, 1, 1])
+    # t=0.8: P=1 R=.5 F1=.667; t=0.4: P=.5 R=.5; t=0.35: P=2/3 R=1 F1=.8; t=0.1: P=.5 R=1 F1=.667
+    assert fit_threshold(scores, labels) == pytest.approx(0.35)
+
+
+def test_threshold_is_the_best_among_all_candidates():
+    rng = np.random.default_rng(1)
+    labels = rng.random(500) < 0.2
+    scores = rng.random(500) + labels * 0.3
+    best = fit_threshold(scores, labels)
+    f1 = {t: f1_score(labels, scores >= t) for t in np.unique(scores)}
+    assert f1_score(labels, scores >= best) == pytest.approx(max(f1.values()))
+
+
+def test_threshold_needs_a_positive_pixel():
+    with pytest.raises(ValueError, match="no positive pixel"):
+        fit_threshold(np.zeros(4), np.zeros(4))
+
+
+def test_precision_recall_f1_by_hand():
+    predicted = np.array([1, 1, 1, 0, 0], bool)
+    labels = np.array([1, 0, 0, 1, 0], bool)
+    p, r, f = precision_recall_f1(predicted, labels)
+    assert (p, r) == pytest.approx((1 / 3, 1 / 2))
+    assert f == pytest.approx(2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2))
+
+
+def test_auroc_by_hand_and_undefined_with_one_class():
+    assert auroc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == pytest.approx(0.75)
+    with pytest.warns(UserWarning, match="only one class"):
+        assert np.isnan(auroc(np.ones(3), np.ones(3)))
+
+
+def test_class_pixel_recall():
+    mask = np.array([[4, 4, 0], [1, 4, 4]])
+    predicted = np.array([[1, 0, 1], [0, 1, 0]], bool)
+    assert class_pixel_recall(predicted, mask, 4) == pytest.approx(0.5)
+    assert np.isnan(class_pixel_recall(predicted, mask, 2))
+
+
+def test_an_instance_covered_by_one_pixel_is_detected():
+    instances = np.zeros((6, 6), np.uint16)
+    mask = np.zeros((6, 6), np.uint8)
+    instances[0:3, 0:3], mask[0:3, 0:3] = 1, 1  # scratch, 9 pixels
+    instances[4:6, 4:6], mask[4:6, 4:6] = 2, 2  # dent, 4 pixels
+    predicted = np.zeros((6, 6), bool)
+    predicted[2, 2] = True
+    coverage = instance_coverage("a", predicted, mask, instances)
+    assert coverage[["instance", "class_index", "pixels", "covered"]].values.tolist() == [[1, 1, 9, 1], [2, 2, 4, 0]]
+    assert detected(coverage).tolist() == [True, False]
+    assert detected(coverage, min_coverage=0.2).tolist() == [False, False]
+    assert recall_by_class(coverage, [1, 2, 3]) == {1: 1.0, 2: 0.0}
+
+
+def test_instances_are_counted_per_image():
+    a = pd.DataFrame({"image": ["a", "b"], "instance": [1, 1], "class_index": [1, 1], "pixels": [4, 4],
+                      "covered": [0, 2]})
+    assert recall_by_class(a, [1]) == {1: 0.5}
+
+
+def _split(maps, masks, instances):
+    return SplitMaps([f"i{k}" for k in range(len(maps))], np.asarray(maps, np.float32),
+                     np.asarray(masks, np.uint8), np.asarray(instances, np.uint16))
+
+
+def test_evaluation_counts_impurities_separately_from_defects():
+    # image 0: a dent (class 2) on the left, a water stain (class 4) on the right; image 1: clean
+    masks = np.zeros((2, 4, 4), np.uint8)
+    instances = np.zeros((2, 4, 4), np.uint16)
+    masks[0, :, 0], instances[0, :, 0] = 2, 1
+    masks[0, :, 3], instances[0, :, 3] = 4, 2
+    maps = np.zeros((2, 4, 4))
+    maps[0, :2, 0] = 1.0  # half of the dent
+    maps[0, :, 3] = 1.0  # the whole stain
+    test = _split(maps, masks, instances)
+    rows = evaluate_split(test, threshold=0.5).set_index(["metric", "class"])["value"]
+    # predicted: 2 dent pixels + 4 stain pixels; positives: the 4 dent pixels only
+    assert rows["pixel_precision", "defect"] == pytest.approx(2 / 6)
+    assert rows["pixel_recall", "defect"] == pytest.approx(2 / 4)
+    assert rows["defect_wise_recall", "dent"] == 1.0
+    assert rows["defect_wise_recall", "mean"] == 1.0
+    assert rows["defect_wise_recall", "water_stain"] == 1.0
+    assert rows["class_pixel_recall", "water_stain"] == 1.0
+    assert rows["class_pixel_recall", "dent"] == 0.5
+    assert rows["image_auroc", "defect"] == 1.0
+    assert ("defect_wise_recall", "scratch") not in rows.index
+
+
+def test_validation_threshold_uses_defect_pixels_only():
+    masks = np.zeros((1, 2, 2), np.uint8)
+    masks[0, 0, 0] = 1  # scratch, scored 0.6
+    masks[0, 0, 1] = 4  # water stain, scored 0.9: a positive only if impurities were defects
+    maps = np.array([[[0.6, 0.9], [0.1, 0.1]]])
+    assert fit_split_threshold(_split(maps, masks, masks.astype(np.uint16))) == pytest.approx(0.6)
