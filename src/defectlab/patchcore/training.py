@@ -69,7 +69,9 @@ def fit_coreset(
     coreset = SequentialCoreset(size=size, device=device)
     log = EpochLog()
     for epoch in range(max_epochs):
-        replacements = sum(coreset.update(rows.to(device), ids=ids) for rows, ids in stream(extractor, stores, batch_size))
+        replacements = sum(
+            coreset.update(rows.to(device), ids=ids) for rows, ids in stream(extractor, stores, batch_size)
+        )
         log.replacements.append(int(replacements))
         log.min_distance.append(float(coreset.min_distance))
         print(f"epoch {epoch + 1}: {replacements} replacements, d_m = {coreset.min_distance:.4f}", flush=True)

@@ -1,0 +1,61 @@
+"""Every shipped config dry-runs with both profiles, and bad config stops before any job."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import REPO, snakemake
+
+CONFIGS = sorted((REPO / "config").glob("*.yaml"))
+PROFILES = ["local", "slurm"]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_shipped_config_dry_runs(config: Path, profile: str, tmp_path: Path):
+    result = snakemake(tmp_path, "-n", "--profile", str(REPO / "profiles" / profile), "--configfile", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "render" in result.stdout and "meld" in result.stdout and "metrics_table" in result.stdout
+
+
+def test_slurm_profile_asks_for_gpus_on_gpu_rules(tmp_path: Path):
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    assert profile["executor"] == "slurm"
+    for rule in ("coreset_shard", "anomaly_maps"):
+        assert profile["set-resources"][rule]["gpu"] == 1
+
+
+def _refused(tmp_path: Path, config: dict) -> str:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(REPO / "config/config.yaml"), str(path))
+    assert result.returncode != 0
+    assert "Job stats" not in result.stdout
+    return result.stdout + result.stderr
+
+
+def test_unknown_key_is_refused_by_name(tmp_path: Path):
+    assert "'sampels' was unexpected" in _refused(tmp_path, {"render": {"sampels": 4}})
+
+
+def test_wrong_type_is_refused_by_name(tmp_path: Path):
+    message = _refused(tmp_path, {"patches": {"stride": "wide"}})
+    assert "'wide' is not of type 'integer'" in message
+    assert "stride" in message
+
+
+def test_experiment_naming_an_unknown_dataset_is_refused(tmp_path: Path):
+    message = _refused(tmp_path, {"experiments": {"plates": {"train": ["nowhere"], "val": "plates-val",
+                                                             "test": "plates-test"}}})
+    assert "experiments.plates.train names dataset 'nowhere'" in message
+
+
+def test_conda_env_pins_agree_with_requirements():
+    requirements = {
+        line.split("#")[0].strip()
+        for line in (REPO / "requirements.txt").read_text().splitlines()
+        if line.split("#")[0].strip()
+    }
+    env = yaml.safe_load((REPO / "envs/pipeline.yaml").read_text())
+    pins = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert set(pins) <= requirements

@@ -1,0 +1,69 @@
+"""The whole pipeline on config/tiny.yaml: real Blender renders, real HDF5, real Parquet."""
+
+from pathlib import Path
+
+import h5py
+import pandas as pd
+import pytest
+from helpers import REPO, snakemake
+
+from defectlab.data.layout import load_sample, read_index
+
+ARGS = ("--profile", str(REPO / "profiles/local"), "--cores", "2", "--configfile", str(REPO / "config/tiny.yaml"))
+HEADLINE = {"pixel_precision", "pixel_recall", "pixel_f1", "image_auroc", "pixel_auroc"}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("tiny")
+    result = snakemake(workdir, *ARGS)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def test_metrics_table_has_every_metric_of_the_test_split(run: Path):
+    table = pd.read_parquet(run / "results/tables/metrics.parquet")
+    assert set(table["split"]) == {"test"} and set(table["dataset"]) == {"plates-test"}
+    assert set(table["metric"]) >= HEADLINE
+    headline = table[table["metric"].isin(HEADLINE - {"image_auroc"})]
+    assert headline["value"].between(0, 1).all()
+    assert (table["threshold_fitted_on"] == "plates-val").all()
+    assert table["threshold"].nunique() == 1
+    classes = table.loc[table["metric"] == "defect_wise_recall", "class"]
+    assert "mean" in set(classes)
+    # impurities are reported, and under the impurity category only
+    impurity = table[table["class"] == "water_stain"]
+    assert not impurity.empty and set(impurity["category"]) == {"impurity"}
+    assert (run / "results/tables/summary.md").read_text().startswith("# Metrics on the test split")
+
+
+def test_figures_and_job_logs_are_written(run: Path):
+    for name in ("plates-examples.png", "plates-coreset.png"):
+        assert (run / "results/figures" / name).stat().st_size > 10_000
+    assert list((run / "logs/render").rglob("*.log"))
+    assert list((run / "results/benchmarks/coreset_shard").rglob("*.tsv"))
+
+
+def test_datasets_are_in_the_common_layout(run: Path):
+    root = run / "results/datasets/plates-test"
+    index = read_index(root)
+    assert len(index) == 3 and set(index["split"]) == {"test"}
+    for sample_id in index["id"]:
+        sample = load_sample(root, sample_id)
+        assert sample.image.shape == (128, 128, 3)
+
+
+def test_coreset_has_its_size_and_provenance(run: Path):
+    with h5py.File(run / "results/coresets/plates.h5") as h5:
+        assert h5["features"].shape[0] == 64
+        assert set(h5["origin"]["dataset"].astype(str)) == {"plates-train"}
+        assert h5.attrs["backbone"] == "tf_efficientnet_lite0"
+    with h5py.File(run / "results/coresets/plates-train/shard-0.h5") as h5:
+        distances = h5.attrs["min_distance"]
+        assert list(distances) == sorted(distances)  # d_m never decreases
+
+
+def test_second_run_has_nothing_to_do(run: Path):
+    result = snakemake(run, *ARGS, "-n")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
