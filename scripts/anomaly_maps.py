@@ -3,7 +3,6 @@
 import h5py
 import numpy as np
 import torch
-from snakemake.script import snakemake
 
 from defectlab.data.patch_store import iter_patches, store_attrs, store_images
 from defectlab.patchcore import nearest_distances

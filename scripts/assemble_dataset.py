@@ -5,7 +5,6 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-from snakemake.script import snakemake
 
 from defectlab.runtime import log_to
 

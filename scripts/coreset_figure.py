@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-from snakemake.script import snakemake
-
 from defectlab.patchcore.coreset_file import read_coreset
 from defectlab.report.figures import coreset_figure
 from defectlab.runtime import atomic_output, log_to
@@ -11,7 +9,9 @@ from defectlab.runtime import atomic_output, log_to
 log_to(snakemake.log[0])
 histories = {f"{Path(p).parent.name}/{Path(p).stem}": read_coreset(p).attrs for p in snakemake.input.shards}
 melded = read_coreset(snakemake.input.melded).attrs
-figure = coreset_figure(histories, f"{snakemake.wildcards.experiment}: sequential coreset per shard "
-                                   f"(melded d_m = {melded['min_distance'][-1]:.3f})")
+figure = coreset_figure(
+    histories,
+    f"{snakemake.wildcards.experiment}: sequential coreset per shard (melded d_m = {melded['min_distance'][-1]:.3f})",
+)
 with atomic_output(snakemake.output[0]) as tmp:
     figure.savefig(tmp, format="png", dpi=110)

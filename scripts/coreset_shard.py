@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import torch
-from snakemake.script import snakemake
 
 from defectlab.patchcore.coreset_file import CoresetFile, write_coreset
 from defectlab.patchcore.settings import backbone_attrs, extractor_from_config

@@ -1,7 +1,5 @@
 """Fit the pixel threshold on validation and compute the test metrics of one experiment."""
 
-from snakemake.script import snakemake
-
 from defectlab.metrics.evaluation import evaluate_split, fit_split_threshold, load_split
 from defectlab.runtime import atomic_output, log_to
 

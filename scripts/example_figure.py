@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-from snakemake.script import snakemake
 
 from defectlab.data.layout import load_sample
 from defectlab.metrics.evaluation import load_split
@@ -15,7 +14,13 @@ threshold = float(pd.read_parquet(snakemake.input.metrics)["threshold"].iloc[0])
 chosen = pick_examples(split.ids, split.masks, snakemake.params.examples)
 ids = [split.ids[i] for i in chosen]
 images = np.stack([load_sample(snakemake.input.dataset, i).image for i in ids])
-figure = example_figure(ids, images, split.masks[chosen], split.maps[chosen], threshold,
-                        f"{snakemake.wildcards.experiment}: test examples (threshold {threshold:.3f})")
+figure = example_figure(
+    ids,
+    images,
+    split.masks[chosen],
+    split.maps[chosen],
+    threshold,
+    f"{snakemake.wildcards.experiment}: test examples (threshold {threshold:.3f})",
+)
 with atomic_output(snakemake.output[0]) as tmp:
     figure.savefig(tmp, format="png", dpi=110)

@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import torch
-from snakemake.script import snakemake
 
 from defectlab.patchcore import SequentialCoreset, meld
 from defectlab.patchcore.coreset_file import CoresetFile, read_coreset, write_coreset

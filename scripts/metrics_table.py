@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-from snakemake.script import snakemake
-
 from defectlab.report.tables import concat_metrics, summary_markdown
 from defectlab.runtime import atomic_output, log_to
 

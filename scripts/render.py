@@ -4,8 +4,6 @@ import os
 import shutil
 from pathlib import Path
 
-from snakemake.script import snakemake
-
 from defectlab.data.shards import shard_slice
 from defectlab.runtime import log_to
 from defectlab.synth.plan import plan_dataset
@@ -15,8 +13,11 @@ out = Path(snakemake.output[0])
 tmp = out.with_name(f".{out.name}.tmp")
 shutil.rmtree(tmp, ignore_errors=True)
 spec = snakemake.params.spec
-samples = shard_slice(plan_dataset(snakemake.wildcards.dataset, spec, snakemake.params.seed),
-                      int(snakemake.wildcards.shard), spec["shards"])
+samples = shard_slice(
+    plan_dataset(snakemake.wildcards.dataset, spec, snakemake.params.seed),
+    int(snakemake.wildcards.shard),
+    spec["shards"],
+)
 print(f"rendering {len(samples)} samples of {snakemake.wildcards.dataset}, shard {snakemake.wildcards.shard}")
 
 from defectlab.synth.plates import render_samples  # noqa: E402 - bpy loads only once work is planned

@@ -17,8 +17,9 @@ def write_dataset(root: Path, images: dict[str, tuple[np.ndarray, np.ndarray, np
         write_png(root / "images" / f"{sample_id}.png", image)
         write_png(root / "masks" / f"{sample_id}.png", mask)
         write_png(root / "instances" / f"{sample_id}.png", instances)
-    pd.DataFrame({"id": list(images), "split": split, "object": "plate", "view": 0, "light": "hex",
-                  "seed": range(len(images))}).to_parquet(root / "index.parquet")
+    pd.DataFrame(
+        {"id": list(images), "split": split, "object": "plate", "view": 0, "light": "hex", "seed": range(len(images))}
+    ).to_parquet(root / "index.parquet")
     return root
 
 

@@ -9,12 +9,15 @@ def test_tiles_are_upsampled_by_nearest_neighbour_and_overlaps_averaged():
     acc.add("a", 0, 0, np.array([[1.0, 2.0], [3.0, 4.0]]), patch_size=4)
     acc.add("a", 2, 0, np.full((2, 2), 10.0), patch_size=4)
     m = acc.maps(sigma=0)[0]
-    expected = np.array([
-        [1, 1, 6, 6, 10, 10],
-        [1, 1, 6, 6, 10, 10],
-        [3, 3, 7, 7, 10, 10],
-        [3, 3, 7, 7, 10, 10],
-    ], np.float32)
+    expected = np.array(
+        [
+            [1, 1, 6, 6, 10, 10],
+            [1, 1, 6, 6, 10, 10],
+            [3, 3, 7, 7, 10, 10],
+            [3, 3, 7, 7, 10, 10],
+        ],
+        np.float32,
+    )
     np.testing.assert_array_equal(m, expected)
 
 

@@ -65,14 +65,19 @@ def test_an_instance_covered_by_one_pixel_is_detected():
 
 
 def test_instances_are_counted_per_image():
-    a = pd.DataFrame({"image": ["a", "b"], "instance": [1, 1], "class_index": [1, 1], "pixels": [4, 4],
-                      "covered": [0, 2]})
+    a = pd.DataFrame(
+        {"image": ["a", "b"], "instance": [1, 1], "class_index": [1, 1], "pixels": [4, 4], "covered": [0, 2]}
+    )
     assert recall_by_class(a, [1]) == {1: 0.5}
 
 
 def _split(maps, masks, instances):
-    return SplitMaps([f"i{k}" for k in range(len(maps))], np.asarray(maps, np.float32),
-                     np.asarray(masks, np.uint8), np.asarray(instances, np.uint16))
+    return SplitMaps(
+        [f"i{k}" for k in range(len(maps))],
+        np.asarray(maps, np.float32),
+        np.asarray(masks, np.uint8),
+        np.asarray(instances, np.uint16),
+    )
 
 
 def test_evaluation_counts_impurities_separately_from_defects():

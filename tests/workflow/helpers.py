@@ -12,5 +12,8 @@ def snakemake(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.Comp
     """Run snakemake on the repository's workflow with `workdir` as its working directory."""
     return subprocess.run(
         [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *args],
-        capture_output=True, text=True, timeout=timeout, cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=workdir,
     )

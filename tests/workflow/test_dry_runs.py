@@ -45,8 +45,9 @@ def test_wrong_type_is_refused_by_name(tmp_path: Path):
 
 
 def test_experiment_naming_an_unknown_dataset_is_refused(tmp_path: Path):
-    message = _refused(tmp_path, {"experiments": {"plates": {"train": ["nowhere"], "val": "plates-val",
-                                                             "test": "plates-test"}}})
+    message = _refused(
+        tmp_path, {"experiments": {"plates": {"train": ["nowhere"], "val": "plates-val", "test": "plates-test"}}}
+    )
     assert "experiments.plates.train names dataset 'nowhere'" in message
 
 

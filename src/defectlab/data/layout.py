@@ -1,9 +1,9 @@
 """The common image-dataset layout shared by rendered and converted datasets.
 
-    {root}/images/{id}.png       RGB uint8
-    {root}/masks/{id}.png        uint8 class index (see defectlab.classes)
-    {root}/instances/{id}.png    uint16 instance id, 0 = none
-    {root}/index.parquet         one row per image: id, split, object, view, light, parameters, seed
+{root}/images/{id}.png       RGB uint8
+{root}/masks/{id}.png        uint8 class index (see defectlab.classes)
+{root}/instances/{id}.png    uint16 instance id, 0 = none
+{root}/index.parquet         one row per image: id, split, object, view, light, parameters, seed
 """
 
 from dataclasses import dataclass

@@ -72,10 +72,10 @@ def write_patch_store(
     with atomic_output(path) as tmp, h5py.File(tmp, "w", track_order=True) as h5:
         chunks = (1, p, p, 3) if len(stack) else None
         h5.create_dataset("patches", data=stack, chunks=chunks, track_times=False)
-        h5.create_dataset("masks", data=np.stack(masks) if masks else np.zeros((0, p, p), np.uint8),
-                          track_times=False)
-        h5.create_dataset("instances", data=np.stack(instances) if instances else np.zeros((0, p, p), np.uint16),
-                          track_times=False)
+        h5.create_dataset("masks", data=np.stack(masks) if masks else np.zeros((0, p, p), np.uint8), track_times=False)
+        h5.create_dataset(
+            "instances", data=np.stack(instances) if instances else np.zeros((0, p, p), np.uint16), track_times=False
+        )
         h5.create_dataset("source", data=np.array(sources, dtype=SOURCE_DTYPE), track_times=False)
         h5.create_dataset("images", data=np.array(list(image_ids), dtype=h5py.string_dtype()), track_times=False)
         pixels = stack.reshape(-1, 3).astype(np.float64) if len(stack) else np.zeros((1, 3))

@@ -12,9 +12,7 @@ import pandas as pd
 COVERAGE_COLUMNS = ["image", "instance", "class_index", "pixels", "covered"]
 
 
-def instance_coverage(
-    image: str, predicted: np.ndarray, class_mask: np.ndarray, instances: np.ndarray
-) -> pd.DataFrame:
+def instance_coverage(image: str, predicted: np.ndarray, class_mask: np.ndarray, instances: np.ndarray) -> pd.DataFrame:
     """One row per instance of one image: its class, its size and how many of its pixels are predicted."""
     predicted = np.asarray(predicted, bool)
     ids = instances.ravel()
@@ -23,8 +21,7 @@ def instance_coverage(
     for instance in present:
         on = instances == instance
         classes, counts = np.unique(class_mask[on], return_counts=True)
-        rows.append((image, int(instance), int(classes[np.argmax(counts)]), int(on.sum()),
-                     int(predicted[on].sum())))
+        rows.append((image, int(instance), int(classes[np.argmax(counts)]), int(on.sum()), int(predicted[on].sum())))
     return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
 
 

@@ -51,8 +51,10 @@ def evaluate_split(test: SplitMaps, threshold: float) -> pd.DataFrame:
         _row("pixel_auroc", auroc(test.maps, labels)),
     ]
     coverage = pd.concat(
-        [instance_coverage(i, p, m, s) for i, p, m, s in zip(test.ids, predicted, test.masks, test.instances,
-                                                             strict=True)],
+        [
+            instance_coverage(i, p, m, s)
+            for i, p, m, s in zip(test.ids, predicted, test.masks, test.instances, strict=True)
+        ],
         ignore_index=True,
     )
     defect_recall = recall_by_class(coverage, DEFECT_INDICES)

@@ -25,8 +25,10 @@ def fit_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
 def precision_recall_f1(predicted: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
     """Binary precision, recall and F1 of a predicted mask, 0 where undefined."""
     p, r, f, _ = precision_recall_fscore_support(
-        np.asarray(labels, bool).ravel(), np.asarray(predicted, bool).ravel(),
-        average="binary", zero_division=0,
+        np.asarray(labels, bool).ravel(),
+        np.asarray(predicted, bool).ravel(),
+        average="binary",
+        zero_division=0,
     )
     return float(p), float(r), float(f)
 

@@ -40,10 +40,16 @@ class MapAccumulator:
         if sigma <= 0:
             return mean.astype(np.float32)
         k = gaussian_kernel_size(sigma)
-        return np.stack(
-            [cv2.GaussianBlur(m.astype(np.float32), (k, k), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
-             for m in mean]
-        ) if len(mean) else mean.astype(np.float32)
+        return (
+            np.stack(
+                [
+                    cv2.GaussianBlur(m.astype(np.float32), (k, k), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
+                    for m in mean
+                ]
+            )
+            if len(mean)
+            else mean.astype(np.float32)
+        )
 
 
 def read_maps(paths: list[str]) -> tuple[list[str], np.ndarray]:

@@ -1,8 +1,8 @@
 """Coreset HDF5 files: features, where each point came from, and how the coreset was built.
 
-    features   (M, D) float32
-    origin     (M,) compound: dataset, image, x, y (pixel centre of the feature cell)
-    attrs      backbone, layers, pooling, size, epochs, replacements and d_m per epoch, seed
+features   (M, D) float32
+origin     (M,) compound: dataset, image, x, y (pixel centre of the feature cell)
+attrs      backbone, layers, pooling, size, epochs, replacements and d_m per epoch, seed
 """
 
 from dataclasses import dataclass, field

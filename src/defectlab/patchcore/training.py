@@ -96,7 +96,11 @@ def stream_origins(
             cy, cx = divmod(within, grid)
             image, x, y = source[patch]
             image = image.decode() if isinstance(image, bytes) else image
-            found[int(stream_id)] = (dataset, image, int(x) + cx * extractor.stride + half,
-                                     int(y) + cy * extractor.stride + half)
+            found[int(stream_id)] = (
+                dataset,
+                image,
+                int(x) + cx * extractor.stride + half,
+                int(y) + cy * extractor.stride + half,
+            )
         offset += patches * grid * grid
     return pd.DataFrame([found[int(i)] for i in ids], columns=["dataset", "image", "x", "y"])

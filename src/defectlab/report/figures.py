@@ -37,8 +37,9 @@ def example_figure(
         for axis in axes[row]:
             axis.set_xticks([])
             axis.set_yticks([])
-    for axis, name in zip(axes[0], ["input", "ground truth (defect / impurity)", "anomaly map, threshold"],
-                          strict=True):
+    for axis, name in zip(
+        axes[0], ["input", "ground truth (defect / impurity)", "anomaly map, threshold"], strict=True
+    ):
         axis.set_title(name, fontsize=9)
     figure.colorbar(shown, ax=axes[:, 2].tolist(), shrink=0.6, label="patch distance")
     figure.suptitle(title)

@@ -18,21 +18,24 @@ def summary_markdown(table: pd.DataFrame) -> str:
     headline = table[table["metric"].isin(HEADLINE)].pivot_table(
         index=["experiment", "dataset"], columns="metric", values="value", sort=False
     )[[m for m in HEADLINE if m in set(table["metric"])]]
-    headline["mean_defect_wise_recall"] = (
-        table[(table["metric"] == "defect_wise_recall") & (table["class"] == "mean")]
-        .set_index(["experiment", "dataset"])["value"]
-    )
-    per_class = table[table["metric"].isin(["class_pixel_recall", "defect_wise_recall"])
-                      & (table["class"] != "mean")]
+    headline["mean_defect_wise_recall"] = table[
+        (table["metric"] == "defect_wise_recall") & (table["class"] == "mean")
+    ].set_index(["experiment", "dataset"])["value"]
+    per_class = table[table["metric"].isin(["class_pixel_recall", "defect_wise_recall"]) & (table["class"] != "mean")]
     per_class = per_class.assign(column=per_class["class"] + " (" + per_class["category"] + ")").pivot_table(
         index=["experiment", "metric"], columns="column", values="value", sort=False
     )
     thresholds = table.groupby(["experiment", "threshold_fitted_on"])["threshold"].first().reset_index()
-    return "\n\n".join([
-        "# Metrics on the test split [%]",
-        (100 * headline).round(1).to_markdown(),
-        "## Per-class recall [%] (impurities: lower is better)",
-        (100 * per_class).round(1).to_markdown(),
-        "## Pixel thresholds (maximum F1 of defect pixels on validation)",
-        thresholds.to_markdown(index=False, floatfmt=".4f"),
-    ]) + "\n"
+    return (
+        "\n\n".join(
+            [
+                "# Metrics on the test split [%]",
+                (100 * headline).round(1).to_markdown(),
+                "## Per-class recall [%] (impurities: lower is better)",
+                (100 * per_class).round(1).to_markdown(),
+                "## Pixel thresholds (maximum F1 of defect pixels on validation)",
+                thresholds.to_markdown(index=False, floatfmt=".4f"),
+            ]
+        )
+        + "\n"
+    )

@@ -1,0 +1,188 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from defectlab.patchcore import SequentialCoreset, meld
+from defectlab.patchcore.sequential import pairwise
+
+
+def reference(stream: np.ndarray, size: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """The rule written plainly: one vector at a time, distances recomputed from scratch in float64."""
+    points: list[np.ndarray] = []
+    origin: list[int] = []
+    replaced = 0
+    for p, i in zip(stream.astype(np.float64), ids, strict=True):
+        if len(points) < size:
+            points.append(p)
+            origin.append(int(i))
+            continue
+        coreset = np.array(points)
+        d_p = np.sqrt(((coreset - p) ** 2).sum(axis=1)).min()
+        dist = np.sqrt(((coreset[:, None] - coreset[None]) ** 2).sum(axis=2))
+        np.fill_diagonal(dist, np.inf)
+        d_m = dist.min()
+        if d_p > d_m:
+            r = min(i for i in range(size) if any(dist[i, j] == d_m for j in range(size) if j != i))
+            points[r], origin[r] = p, int(i)
+            replaced += 1
+    return np.array(points), np.array(origin), replaced
+
+
+def feed(stream: np.ndarray, size: int, batch_size: int, ids: np.ndarray) -> tuple[SequentialCoreset, int]:
+    coreset = SequentialCoreset(size)
+    replaced = 0
+    for start in range(0, len(stream), batch_size):
+        stop = start + batch_size
+        replaced += coreset.update(torch.from_numpy(stream[start:stop]), ids=torch.from_numpy(ids[start:stop]))
+    return coreset, replaced
+
+
+def streams() -> dict[str, np.ndarray]:
+    """Streams full of ties: small integers drawn from few rows, so rows repeat and many distances are equal."""
+    rng = np.random.default_rng(1)
+    few_rows = rng.integers(-2, 3, (25, 3)).astype(np.float32)
+    grid = rng.integers(0, 4, (40, 2)).astype(np.float32)
+    return {
+        "repeated integer rows": few_rows[rng.integers(0, 25, 300)],
+        "integer grid, many equal distances": grid[rng.integers(0, 40, 300)],
+        "far from the origin": 1000 + few_rows[rng.integers(0, 25, 300)],
+        "tiny spacing far from the origin": 1e4 + 1e-5 * rng.normal(size=(300, 6)),  # float64; Gram is all rounding
+        "gaussian": rng.normal(size=(300, 6)).astype(np.float32),
+        "wide gaussian": rng.normal(size=(300, 152)).astype(np.float32),
+    }
+
+
+@pytest.mark.parametrize("name", list(streams()))
+@pytest.mark.parametrize("size", [1, 2, 5, 16])
+def test_update_follows_the_rule_for_any_batch_size(name, size):
+    stream = streams()[name]
+    ids = 1000 + np.arange(len(stream))
+    points, origin, replaced = reference(stream, size, ids)
+    for batch_size in (1, 7, len(stream)):
+        coreset, count = feed(stream, size, batch_size, ids)
+        assert np.array_equal(coreset.features.numpy(), points), batch_size
+        assert np.array_equal(coreset.origin.numpy(), origin), batch_size
+        assert count == replaced
+    if size > 1:
+        dist = np.sqrt(((points[:, None].astype(np.float64) - points[None]) ** 2).sum(axis=2))
+        np.fill_diagonal(dist, np.inf)
+        assert coreset.min_distance == pytest.approx(dist.min(), rel=1e-12)
+
+
+def test_several_epochs_follow_the_rule():
+    stream = streams()["integer grid, many equal distances"]
+    ids = np.arange(len(stream))
+    points, origin, _ = reference(np.concatenate([stream] * 3), 8, np.concatenate([ids] * 3))
+    coreset = SequentialCoreset(8)
+    for _ in range(3):
+        for start in range(0, len(stream), 64):
+            coreset.update(torch.from_numpy(stream[start : start + 64]), ids=torch.from_numpy(ids[start : start + 64]))
+    assert np.array_equal(coreset.features.numpy(), points)
+    assert np.array_equal(coreset.origin.numpy(), origin)
+
+
+def test_filling_adds_every_vector_and_counts_no_replacement():
+    coreset = SequentialCoreset(4)
+    assert coreset.min_distance == math.inf and len(coreset.features) == 0
+    assert coreset.update(torch.tensor([[0.0, 0.0]])) == 0
+    assert coreset.min_distance == math.inf
+    assert coreset.update(torch.tensor([[0.0, 0.0], [3.0, 4.0]])) == 0  # a duplicate is added too
+    assert coreset.min_distance == 0
+    assert coreset.features.tolist() == [[0, 0], [0, 0], [3, 4]]
+    assert coreset.origin.tolist() == [0, 1, 2]  # ids default to the order of arrival
+
+
+def test_min_distance_never_decreases_over_a_long_stream():
+    stream = torch.randn(4000, 8, generator=torch.Generator().manual_seed(2))
+    coreset = SequentialCoreset(32)
+    history = []
+    for rows in stream.split(16):
+        coreset.update(rows)
+        history.append(coreset.min_distance)
+    full = np.array(history[2:])  # from the first batch after the coreset is full
+    assert np.all(np.diff(full) >= 0)
+    assert full[-1] > full[0]
+
+
+def converge(stream: torch.Tensor, size: int, max_epochs: int = 30) -> tuple[SequentialCoreset, list[int]]:
+    coreset, counts = SequentialCoreset(size), []
+    for _ in range(max_epochs):
+        counts.append(
+            sum(
+                coreset.update(batch, ids=ids)
+                for batch, ids in zip(stream.split(100), torch.arange(len(stream)).split(100), strict=True)
+            )
+        )
+        if counts[-1] == 0:
+            break
+    return coreset, counts
+
+
+def test_epochs_end_with_no_replacement_and_stay_there():
+    stream = torch.randn(1500, 16, generator=torch.Generator().manual_seed(3))
+    coreset, counts = converge(stream, 64)
+    assert counts[0] > 0 and counts[-1] == 0
+    before = coreset.features.clone(), coreset.origin.clone(), coreset.min_distance
+    assert coreset.update(stream) == 0
+    assert torch.equal(coreset.features, before[0]) and torch.equal(coreset.origin, before[1])
+    assert coreset.min_distance == before[2]
+
+
+@pytest.mark.parametrize(("offset", "scale"), [(0.0, 1.0), (300.0, 1e-3)])
+def test_a_twin_never_replaces_anything(offset, scale):
+    """Copies of coreset points, alone or among the stream it converged on, cause no replacement.
+
+    Far from the origin with tiny spacing, a float32 Gram-matrix distance puts a twin ~0.1 away,
+    far more than d_m: a coreset mixing distance routines would swap points with twins forever.
+    """
+    generator = torch.Generator().manual_seed(4)
+    stream = offset + scale * torch.randn(400, 24, generator=generator)
+    coreset, counts = converge(stream, 48)
+    assert counts[-1] == 0
+    twins = coreset.features[torch.randint(0, 48, (600,), generator=generator)]
+    assert coreset.update(twins) == 0
+    mixed = torch.cat([twins, stream])
+    assert coreset.update(mixed[torch.randperm(len(mixed), generator=generator)]) == 0
+
+
+def test_pairwise_depends_only_on_the_two_vectors():
+    generator = torch.Generator().manual_seed(5)
+    a = 50 + torch.randn(37, 152, generator=generator)
+    b = torch.cat([a[:5], 50 + torch.randn(300, 152, generator=generator)])
+    full = pairwise(a, b)
+    assert full.dtype == torch.float64
+    assert torch.equal(full, pairwise(b, a).T)
+    assert all(torch.equal(full[i], pairwise(a[i : i + 1], b)[0]) for i in range(len(a)))
+    assert torch.equal(full[:5, :5].diagonal(), torch.zeros(5, dtype=torch.float64))
+    torch.testing.assert_close(full, torch.cdist(a.double(), b.double(), compute_mode="donot_use_mm_for_euclid_dist"))
+
+
+def test_meld_equals_feeding_the_concatenated_coresets():
+    generator = torch.Generator().manual_seed(6)
+    parts = []
+    for shift in range(3):
+        coreset = SequentialCoreset(40)
+        coreset.update(shift + torch.randn(300, 10, generator=generator), ids=shift * 1000 + torch.arange(300))
+        parts.append(coreset)
+    melded = meld(parts, size=50)
+    fresh = SequentialCoreset(50)
+    fresh.update(torch.cat([part.features for part in parts]), ids=torch.cat([part.origin for part in parts]))
+    assert len(melded.features) == 50
+    assert torch.equal(melded.features, fresh.features) and torch.equal(melded.origin, fresh.origin)
+    assert melded.min_distance == fresh.min_distance
+    assert len(meld(parts[:1], size=64).features) == 40  # fewer points than the size: all kept
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError, match="size"):
+        SequentialCoreset(0)
+    coreset = SequentialCoreset(4)
+    coreset.update(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="dimensions"):
+        coreset.update(torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="ids"):
+        coreset.update(torch.zeros(2, 3), ids=torch.arange(3))
+    with pytest.raises(ValueError, match="nothing to meld"):
+        meld([], size=4)
