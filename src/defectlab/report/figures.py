@@ -8,6 +8,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from defectlab.classes import CLASSES  # noqa: E402
 
@@ -25,7 +27,7 @@ def example_figure(
     ids: Sequence[str], images: np.ndarray, masks: np.ndarray, maps: np.ndarray, threshold: float, title: str
 ) -> plt.Figure:
     """One row per image: input, ground truth, anomaly map over the input with the threshold contour."""
-    figure, axes = plt.subplots(len(ids), 3, figsize=(9, 3 * len(ids)), squeeze=False)
+    figure, axes = plt.subplots(len(ids), 3, figsize=(9, 3 * len(ids) + 1), squeeze=False, layout="constrained")
     top = float(np.percentile(maps, 99.9)) if maps.size else 1.0
     for row, (image_id, image, mask, amap) in enumerate(zip(ids, images, masks, maps, strict=True)):
         axes[row, 0].imshow(image)
@@ -41,21 +43,25 @@ def example_figure(
         axes[0], ["input", "ground truth (defect / impurity)", "anomaly map, threshold"], strict=True
     ):
         axis.set_title(name, fontsize=9)
-    figure.colorbar(shown, ax=axes[:, 2].tolist(), shrink=0.6, label="patch distance")
+    figure.colorbar(shown, ax=axes, location="bottom", shrink=0.5, label="anomaly score (patch distance)")
+    legend = [Patch(color=CATEGORY_COLOURS[c], label=c) for c in ("defect", "impurity")]
+    legend.append(Patch(edgecolor="cyan", facecolor="none", label="score >= threshold"))
+    figure.legend(handles=legend, loc="outside lower center", ncols=3, fontsize=8)
     figure.suptitle(title)
     return figure
 
 
 def coreset_figure(histories: dict[str, dict], title: str) -> plt.Figure:
     """Replacements and d_m per epoch of each shard coreset: the rule converges when replacements reach 0."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained")
     for name, history in histories.items():
         epochs = np.arange(1, len(history["replacements"]) + 1)
         left.plot(epochs, history["replacements"], marker="o", label=name)
         right.plot(epochs, history["min_distance"], marker="o", label=name)
     left.set(xlabel="epoch", ylabel="replacements", title="replacements per epoch")
     right.set(xlabel="epoch", ylabel="d_m", title="minimum pairwise distance")
+    for axis in (left, right):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.legend(fontsize=7)
     figure.suptitle(title)
-    figure.tight_layout()
     return figure
