@@ -88,8 +88,9 @@ def test_package_weights_classify_a_photo_like_imagenet_weights_do():
     photo = np.array(Image.open(path).convert("RGB").resize((224, 224), Image.BICUBIC))
     loaded = imagenet_probabilities(create_backbone("tf_efficientnet_lite0", "package"), photo)
     assert int(loaded.argmax()) == MILITARY_UNIFORM and loaded.max() > 0.3
+    torch.manual_seed(0)  # random initialisation, made repeatable
     random = imagenet_probabilities(create_backbone("tf_efficientnet_lite0", "none"), photo)
-    assert random.max() < 0.1
+    assert random[MILITARY_UNIFORM] < 0.01
 
 
 def test_package_extractor_uses_the_package_weights():
