@@ -1,4 +1,4 @@
-# Coresets: one Sequential PatchCore coreset per training shard, melded per experiment.
+# Coresets: one coreset per training shard (Sequential PatchCore, or the greedy baseline), melded per experiment.
 
 
 rule coreset_shard:
@@ -29,6 +29,8 @@ rule meld:
     params:
         size=config["coreset"]["meld_size"],
         max_epochs=config["coreset"]["max_epochs"],
+        method=config["coreset"]["method"],
+        seed=config["seed"],
     log:
         "logs/meld/{experiment}.log",
     benchmark:

@@ -3,31 +3,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from coreset_reference import reference
 
 from defectlab.patchcore import SequentialCoreset, meld
 from defectlab.patchcore.sequential import pairwise
-
-
-def reference(stream: np.ndarray, size: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """The rule written plainly: one vector at a time, distances recomputed from scratch in float64."""
-    points: list[np.ndarray] = []
-    origin: list[int] = []
-    replaced = 0
-    for p, i in zip(stream.astype(np.float64), ids, strict=True):
-        if len(points) < size:
-            points.append(p)
-            origin.append(int(i))
-            continue
-        coreset = np.array(points)
-        d_p = np.sqrt(((coreset - p) ** 2).sum(axis=1)).min()
-        dist = np.sqrt(((coreset[:, None] - coreset[None]) ** 2).sum(axis=2))
-        np.fill_diagonal(dist, np.inf)
-        d_m = dist.min()
-        if d_p > d_m:
-            r = min(i for i in range(size) if any(dist[i, j] == d_m for j in range(size) if j != i))
-            points[r], origin[r] = p, int(i)
-            replaced += 1
-    return np.array(points), np.array(origin), replaced
 
 
 def feed(stream: np.ndarray, size: int, batch_size: int, ids: np.ndarray) -> tuple[SequentialCoreset, int]:
@@ -49,6 +28,7 @@ def streams() -> dict[str, np.ndarray]:
         "integer grid, many equal distances": grid[rng.integers(0, 40, 300)],
         "far from the origin": 1000 + few_rows[rng.integers(0, 25, 300)],
         "tiny spacing far from the origin": 1e4 + 1e-5 * rng.normal(size=(300, 6)),  # float64; Gram is all rounding
+        "float32, tiny spacing far from the origin": (1e3 + 1e-2 * rng.normal(size=(300, 6))).astype(np.float32),
         "gaussian": rng.normal(size=(300, 6)).astype(np.float32),
         "wide gaussian": rng.normal(size=(300, 152)).astype(np.float32),
     }
@@ -175,6 +155,28 @@ def test_meld_equals_feeding_the_concatenated_coresets():
     assert len(meld(parts[:1], size=64).features) == 40  # fewer points than the size: all kept
 
 
+def test_meld_epochs_repeat_the_passes_until_no_replacement():
+    generator = torch.Generator().manual_seed(7)
+    parts = []
+    for shift in range(3):
+        coreset = SequentialCoreset(30)
+        coreset.update(shift + torch.randn(200, 8, generator=generator), ids=shift * 1000 + torch.arange(200))
+        parts.append(coreset)
+    history: list[int] = []
+    melded = meld(parts, size=40, max_epochs=20, history=history)
+    points, ids = torch.cat([part.features for part in parts]), torch.cat([part.origin for part in parts])
+    reference, passes = SequentialCoreset(40), []
+    for _ in range(20):
+        passes.append(reference.update(points, ids=ids))
+        if passes[-1] == 0:
+            break
+    assert history == passes and history[-1] == 0 and len(history) > 1
+    assert torch.equal(melded.features, reference.features) and torch.equal(melded.origin, reference.origin)
+    one_pass: list[int] = []
+    meld(parts, size=40, history=one_pass)
+    assert one_pass == passes[:1]
+
+
 def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="size"):
         SequentialCoreset(0)
@@ -186,3 +188,5 @@ def test_bad_input_is_refused():
         coreset.update(torch.zeros(2, 3), ids=torch.arange(3))
     with pytest.raises(ValueError, match="nothing to meld"):
         meld([], size=4)
+    with pytest.raises(ValueError, match="max_epochs"):
+        meld([coreset], size=4, max_epochs=0)

@@ -1,10 +1,12 @@
 """The whole pipeline on config/tiny.yaml: real Blender renders, real HDF5, real Parquet."""
 
+import shutil
 from pathlib import Path
 
 import h5py
 import pandas as pd
 import pytest
+import yaml
 from helpers import REPO, snakemake
 
 from defectlab.data.layout import load_sample, read_index
@@ -67,3 +69,27 @@ def test_second_run_has_nothing_to_do(run: Path):
     result = snakemake(run, *ARGS, "-n")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("coreset", "augment"),
+    [({"method": "greedy", "projection": 16}, False), ({"augment": {"enabled": True}}, True)],
+)
+def test_config_selects_the_greedy_baseline_or_augmentation(run: Path, tmp_path: Path, coreset: dict, augment: bool):
+    """A copy of the finished run, its coresets rebuilt under another coreset config (only they rerun)."""
+    workdir = shutil.copytree(run, tmp_path / "run", symlinks=True)
+    override = tmp_path / "coreset.yaml"
+    override.write_text(yaml.safe_dump({"coreset": {"size": 64, "max_epochs": 2, "meld_size": 64, **coreset}}))
+    targets = ("results/coresets/plates.h5", "results/figures/plates-coreset.png")
+    result = snakemake(workdir, *targets, *ARGS, str(override))  # a second --configfile, merged over tiny.yaml
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert "rule render" not in result.stdout + result.stderr
+    method = coreset.get("method", "sequential")
+    for path in ("plates-train/shard-0.h5", "plates.h5"):
+        with h5py.File(workdir / "results/coresets" / path) as h5:
+            assert h5.attrs["method"] == method and h5["features"].shape[0] == 64
+            assert set(h5["origin"]["dataset"].astype(str)) == {"plates-train"}
+            if path != "plates.h5":
+                assert bool(h5.attrs["augment"]) is augment
+                # augmented epochs rarely settle, so training runs to max_epochs; greedy has no epochs
+                assert h5.attrs["epochs"] == (0 if method == "greedy" else 2)

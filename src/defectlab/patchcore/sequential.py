@@ -16,7 +16,8 @@ With a Gram-matrix formula (|a|^2 + |b|^2 - 2 a.b) each call rounds differently,
 one call compared with a D from another lets a point replace its own twin epoch after epoch.
 
 Speed. Exact distances for a whole batch cost B x M x D float64 operations, so `update` screens
-the batch with one float64 matrix product (the Gram formula) whose rounding error is bounded: a
+the batch with one matrix product (the Gram formula, in float32 for float32 or narrower features,
+in float64 for float64 features) whose rounding error is bounded: a
 row whose screened distance to some point still in the coreset falls short of d_m by more than
 the bound is certainly rejected; the others are decided, in order, with exact distances. After a
 replacement, the later rows whose screened nearest point was the one removed are re-screened
@@ -31,7 +32,6 @@ import torch
 
 _BLOCK_ELEMENTS = 1 << 22  # float64 elements of explicit differences held at once (32 MiB)
 _SCREEN_ROWS = 4096  # stream rows screened by one matrix product; bounds the (rows, M) screen
-_EPS = torch.finfo(torch.float64).eps
 
 
 def pairwise(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -69,7 +69,7 @@ class SequentialCoreset:
         self.count = 0  # rows filled
         self.seen = 0  # stream vectors fed, numbering vectors fed without ids
         self._points: torch.Tensor | None = None  # (M, D) as fed
-        self._points64 = torch.empty(0)  # float64 copy of the points, for screening
+        self._screen_points = torch.empty(0)  # the points in the screening dtype
         self._norms2 = torch.empty(0)  # their squared norms
         self._origin = torch.zeros(size, dtype=torch.int64, device=self.device)
         self._dist = torch.full((size, size), math.inf, dtype=torch.float64, device=self.device)
@@ -118,8 +118,9 @@ class SequentialCoreset:
 
     def _allocate(self, dim: int, dtype: torch.dtype) -> None:
         self._points = torch.zeros(self.size, dim, dtype=dtype, device=self.device)
-        self._points64 = torch.zeros(self.size, dim, dtype=torch.float64, device=self.device)
-        self._norms2 = torch.zeros(self.size, dtype=torch.float64, device=self.device)
+        screen_dtype = torch.float64 if dtype == torch.float64 else torch.float32  # holds the features exactly
+        self._screen_points = torch.zeros(self.size, dim, dtype=screen_dtype, device=self.device)
+        self._norms2 = torch.zeros(self.size, dtype=screen_dtype, device=self.device)
 
     def _ids(self, count: int, ids: torch.Tensor | None) -> torch.Tensor:
         if ids is None:
@@ -143,8 +144,8 @@ class SequentialCoreset:
 
     def _set_point(self, rows: slice | int, points: torch.Tensor, ids: torch.Tensor) -> None:
         self._points[rows] = points
-        self._points64[rows] = points.double()
-        self._norms2[rows] = points.double().square().sum(-1)
+        self._screen_points[rows] = points.to(self._screen_points.dtype)
+        self._norms2[rows] = self._screen_points[rows].square().sum(-1)
         self._origin[rows] = ids
 
     def _refresh_min_distance(self) -> None:
@@ -160,16 +161,15 @@ class SequentialCoreset:
         """Apply the rule to each row in order (coreset full); exact distances only for rows the screen keeps."""
         if math.isinf(self._dm):  # a single point has no pair to give up
             return 0
-        rows64 = rows.double()
-        screen = _Screen(rows64, self._points64, self._norms2)
+        screen = _Screen(rows.to(self._screen_points.dtype), self._screen_points, self._norms2)
         replaced = 0
         b = screen.next_candidate(0, self._dm, self._norms2)
         while b is not None:
-            exact = pairwise(rows64[b : b + 1], self._points64)[0]
+            exact = pairwise(rows[b : b + 1], self._points)[0]
             if exact.min() > self._dm:
                 victim = self._victim
                 self._replace(victim, rows[b], ids[b], exact)
-                screen.point_replaced(victim, b + 1, self._points64, self._norms2)
+                screen.point_replaced(victim, b + 1, self._screen_points, self._norms2)
                 replaced += 1
             b = screen.next_candidate(b + 1, self._dm, self._norms2)
         return replaced
@@ -192,46 +192,74 @@ class SequentialCoreset:
 
 
 class _Screen:
-    """Squared distances of a chunk of stream rows to the coreset by the float64 Gram formula, for rejecting rows.
+    """Squared distances of a chunk of stream rows to the coreset by the Gram formula, for rejecting rows.
 
     `near[b]` is row b's screened squared distance to a point still in the coreset: up to the
     rounding bound, an upper bound of its exact nearest distance squared, which is all a rejection
-    needs. Entries of replaced points ("dirty" columns) are refreshed only for the rows whose
-    nearest point was replaced, the only rows whose bound is lost.
+    needs. The matrix holds |f|^2 - 2 p.f (one fused product, no (B, M) temporaries); the row's own
+    |p|^2 is added after the minimum, which it does not change. Entries of replaced points ("dirty"
+    columns) are refreshed only for the rows whose nearest point was replaced, the only rows whose
+    bound is lost.
     """
 
-    def __init__(self, rows64: torch.Tensor, points64: torch.Tensor, point_norms2: torch.Tensor) -> None:
-        self.rows64 = rows64
-        self.norms2 = rows64.square().sum(1)
-        self.gram = self.norms2[:, None] + point_norms2[None] - 2 * rows64 @ points64.T
+    def __init__(self, rows: torch.Tensor, points: torch.Tensor, point_norms2: torch.Tensor) -> None:
+        self.rows = rows
+        self.norms2 = rows.square().sum(1)
+        self.gram = _gram_part(point_norms2, rows, points)
         self.near, self.near_arg = self.gram.min(1)
-        self.dirty = torch.zeros(len(points64), dtype=torch.bool, device=rows64.device)
+        self.near += self.norms2
+        self.dirty = torch.zeros(len(points), dtype=torch.bool, device=rows.device)
+        self.eps = torch.finfo(rows.dtype).eps
 
     def next_candidate(self, start: int, dm: float, point_norms2: torch.Tensor) -> int | None:
         """The first row from `start` on whose nearest distance may exceed d_m, or None."""
-        # |Gram - exact^2| <= 8 (D + 4) eps (|p|^2 + |f|^2) for dot products and norms in float64; doubled for margin
-        slack = 16 * (self.rows64.shape[1] + 4) * _EPS * (self.norms2[start:] + point_norms2.max())
+        # Dot products of D terms summed in any order err by at most D u sum|p_i f_i| (u = eps / 2), so
+        # |Gram - exact^2| <= (D + 2) eps (|p|^2 + |f|^2) with the norms and the two additions; 16x for margin
+        slack = 16 * (self.rows.shape[1] + 4) * self.eps * (self.norms2[start:] + point_norms2.max())
         hits = torch.nonzero(self.near[start:] + slack > dm * dm)
         return start + int(hits[0, 0]) if len(hits) else None
 
-    def point_replaced(self, r: int, start: int, points64: torch.Tensor, point_norms2: torch.Tensor) -> None:
+    def point_replaced(self, r: int, start: int, points: torch.Tensor, point_norms2: torch.Tensor) -> None:
         """Re-screen the rows from `start` on whose nearest point was r, against the current coreset."""
         self.dirty[r] = True
         stale = start + torch.nonzero(self.near_arg[start:] == r)[:, 0]
         if not len(stale):
             return
         cols = torch.nonzero(self.dirty)[:, 0]
-        fresh = self.norms2[stale, None] + point_norms2[cols] - 2 * self.rows64[stale] @ points64[cols].T
-        self.gram[stale[:, None], cols] = fresh
-        self.near[stale], self.near_arg[stale] = self.gram[stale].min(1)
+        self.gram[stale[:, None], cols] = _gram_part(point_norms2[cols], self.rows[stale], points[cols])
+        near, self.near_arg[stale] = self.gram[stale].min(1)
+        self.near[stale] = near + self.norms2[stale]
 
 
-def meld(coresets: Sequence[SequentialCoreset], size: int) -> SequentialCoreset:
-    """A new coreset fed, in order, with the points and origins of `coresets` (one pass, same rule)."""
+def _gram_part(point_norms2: torch.Tensor, rows: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """(rows, points) |f|^2 - 2 p.f in full IEEE precision: the screen's rounding bound fails for TF32 or bf16."""
+    precision = torch.get_float32_matmul_precision()
+    if precision != "highest":
+        torch.set_float32_matmul_precision("highest")
+    try:
+        return torch.addmm(point_norms2, rows, points.T, alpha=-2)
+    finally:
+        torch.set_float32_matmul_precision(precision)
+
+
+def meld(
+    coresets: Sequence[SequentialCoreset], size: int, max_epochs: int = 1, history: list[int] | None = None
+) -> SequentialCoreset:
+    """A new coreset fed, in order, with the points and origins of `coresets`, by the same rule.
+
+    Like training, melding repeats passes over the source points until one makes no replacement or
+    `max_epochs` is reached; the fill of the first pass counts as no replacement. The replacements of
+    each pass are appended to `history` when given.
+    """
     if not coresets:
         raise ValueError("nothing to meld")
+    if max_epochs < 1:
+        raise ValueError(f"max_epochs must be >= 1, got {max_epochs}")
     melded = SequentialCoreset(size, device=coresets[0].device)
-    for coreset in coresets:
-        if coreset.count:
-            melded.update(coreset.features, ids=coreset.origin)
+    for _ in range(max_epochs):
+        replaced = sum(melded.update(c.features, ids=c.origin) for c in coresets if c.count)
+        if history is not None:
+            history.append(replaced)
+        if replaced == 0:
+            break
     return melded

@@ -14,6 +14,7 @@ import torch
 
 from defectlab.data.patch_store import iter_patches
 from defectlab.features.backbones import FeatureExtractor
+from defectlab.patchcore.augment import Augmentation, augment_patches
 from defectlab.patchcore.sequential import SequentialCoreset
 
 
@@ -37,24 +38,39 @@ def store_grid(store: Path, extractor: FeatureExtractor) -> tuple[int, int]:
 
 
 def stream(
-    extractor: FeatureExtractor, stores: Sequence[Path], batch_size: int
+    extractor: FeatureExtractor,
+    stores: Sequence[Path],
+    batch_size: int,
+    augmentation: Augmentation | None = None,
+    seed: int = 0,
+    epoch: int = 0,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Feature rows and their stream ids, in store, patch and cell order.
 
     A stream id numbers every feature cell of the stores in order, so the origin of any
     coreset point can be recovered after training without keeping the stream.
+
+    With an `augmentation`, each batch of patches is augmented before feature extraction; a
+    patch's random draws come from (seed, epoch, its index over all the stores), so the
+    augmented stream of an epoch does not depend on the batch size. Ids are unchanged: they
+    name the stored patch cell an augmented row came from.
     """
     offset = 0
+    patch_offset = 0
     for store in stores:
         grid, patches = store_grid(store, extractor)
         per_patch = grid * grid
         for batch in iter_patches(store, batch_size):
-            cells = cell_features(extractor, batch.patches)
+            images = batch.patches
+            if augmentation is not None:
+                images = augment_patches(images, augmentation, seed, epoch, patch_offset + batch.start)
+            cells = cell_features(extractor, images)
             if cells.shape[1:3] != (grid, grid):
                 raise ValueError(f"{store}: feature grid {tuple(cells.shape[1:3])}, expected {grid}x{grid}")
             first = offset + batch.start * per_patch
             yield cells.reshape(-1, cells.shape[-1]), torch.arange(first, first + len(batch.patches) * per_patch)
         offset += patches * per_patch
+        patch_offset += patches
 
 
 def fit_coreset(
@@ -64,14 +80,26 @@ def fit_coreset(
     max_epochs: int,
     batch_size: int,
     device: str,
+    augmentation: Augmentation | None = None,
+    seed: int = 0,
+    pretrained: torch.Tensor | None = None,
 ) -> tuple[SequentialCoreset, EpochLog]:
-    """Epochs over the stores until one makes no replacement or `max_epochs` is reached."""
+    """Epochs over the stores until one makes no replacement or `max_epochs` is reached.
+
+    With an `augmentation`, every epoch sees new patches (epoch e is augmented with seed, e),
+    so an epoch without replacement is unlikely and training usually runs to `max_epochs`
+    (the paper trains 5 epochs); the stop at zero replacements is kept all the same.
+
+    Fine-tuning: with `pretrained` (K, D) coreset features, the coreset starts from those points,
+    in order (their ids are `pretrained_ids(K)`), and the rule continues on the new stores.
+    """
     coreset = SequentialCoreset(size=size, device=device)
+    if pretrained is not None:
+        coreset.update(pretrained.to(device), ids=pretrained_ids(len(pretrained)))
     log = EpochLog()
     for epoch in range(max_epochs):
-        replacements = sum(
-            coreset.update(rows.to(device), ids=ids) for rows, ids in stream(extractor, stores, batch_size)
-        )
+        batches = stream(extractor, stores, batch_size, augmentation=augmentation, seed=seed, epoch=epoch)
+        replacements = sum(coreset.update(rows.to(device), ids=ids) for rows, ids in batches)
         log.replacements.append(int(replacements))
         log.min_distance.append(float(coreset.min_distance))
         print(f"epoch {epoch + 1}: {replacements} replacements, d_m = {coreset.min_distance:.4f}", flush=True)
@@ -80,11 +108,26 @@ def fit_coreset(
     return coreset, log
 
 
+def pretrained_ids(count: int) -> torch.Tensor:
+    """Ids of the points of a pretrained coreset: -1 - k for its point k, apart from every stream id (>= 0)."""
+    return -1 - torch.arange(count)
+
+
 def stream_origins(
-    ids: np.ndarray, stores: Sequence[Path], datasets: Sequence[str], extractor: FeatureExtractor
+    ids: np.ndarray,
+    stores: Sequence[Path],
+    datasets: Sequence[str],
+    extractor: FeatureExtractor,
+    pretrained: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Dataset, image and pixel centre of the feature cells with the given stream ids, in id order given."""
+    """Dataset, image and pixel centre of the feature cells with the given stream ids, in id order given.
+
+    Negative ids are points of a pretrained coreset (see `pretrained_ids`): their origin is the
+    row of that coreset's `pretrained` origin table, so provenance survives fine-tuning.
+    """
     found: dict[int, tuple] = {}
+    for stream_id in ids[ids < 0]:
+        found[int(stream_id)] = tuple(pretrained[["dataset", "image", "x", "y"]].iloc[-1 - int(stream_id)])
     offset = 0
     half = extractor.stride // 2
     for store, dataset in zip(stores, datasets, strict=True):
