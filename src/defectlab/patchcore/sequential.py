@@ -38,24 +38,27 @@ def pairwise(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(len(a), len(b)) float64 Euclidean distances; each value is a function of its two vectors only."""
     a64, b64 = a.double(), b.double()
     rows = max(1, _BLOCK_ELEMENTS // max(1, len(b) * a.shape[1]))
-    blocks = [_fixed_order_sum((a64[i : i + rows, None, :] - b64[None]).square()) for i in range(0, len(a), rows)]
+    blocks = [_fixed_order_sum((a64[i : i + rows, None, :] - b64[None]).square_()) for i in range(0, len(a), rows)]
     return torch.cat(blocks).sqrt() if blocks else a64.new_empty((0, len(b)))
 
 
 def _fixed_order_sum(x: torch.Tensor) -> torch.Tensor:
-    """Sum over the last axis in a fixed pairwise order: fold the tail beyond a power of two, then halve.
+    """Sum over the last axis in a fixed pairwise order, in place: fold the tail beyond a power of two, then halve.
 
     Every element gets the same additions in the same order, unlike library reductions whose
-    order may change with the tensor's shape or the device.
+    order may change with the tensor's shape or the device. `x` is overwritten: the folds add
+    into its first half, so the sum needs no memory beyond `x` itself.
     """
     n = x.shape[-1]
     width = 1 << (n.bit_length() - 1)
     if width < n:
-        x = torch.cat([x[..., : n - width] + x[..., width:], x[..., n - width : width]], -1)
+        x[..., : n - width].add_(x[..., width:])
+        x = x[..., :width]
     while x.shape[-1] > 1:
         half = x.shape[-1] // 2
-        x = x[..., :half] + x[..., half:]
-    return x[..., 0]
+        x[..., :half].add_(x[..., half:])
+        x = x[..., :half]
+    return x[..., 0].clone()
 
 
 class SequentialCoreset:
