@@ -8,8 +8,8 @@ Nothing is downloaded: timm models are always created with `pretrained=False`, t
   296 tensors in the same order (stem, 16 blocks, head, classifier), and every pair is checked
   for shape and kind (convolution, batch norm, classifier; weight, bias, running statistics).
   Checked end to end (tests/unit/test_backbones.py): the loaded classifier labels matplotlib's
-  sample photo of Grace Hopper "military uniform" (ImageNet 652, p = 0.47; random weights give
-  p < 0.02 to any class). The package ships no model code to compare outputs with.
+  sample photo of Grace Hopper "military uniform" (ImageNet 652, p = 0.47; a seeded random
+  initialisation gives that class p < 0.01). The package ships no model code to compare outputs with.
 - "none": random initialisation (tests);
 - any other string: a local file holding a state dict of the timm model.
 
