@@ -8,12 +8,15 @@ REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+def command(workdir: Path, *args: str) -> list[str]:
+    """The snakemake command line for the repository's workflow with `workdir` as its working directory."""
+    return [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+
+
+def snakemake(
+    workdir: Path, *args: str, timeout: int = 1800, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run snakemake on the repository's workflow with `workdir` as its working directory."""
     return subprocess.run(
-        [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=workdir,
+        command(workdir, *args), capture_output=True, text=True, timeout=timeout, cwd=workdir, env=env
     )
