@@ -1,5 +1,6 @@
 """Every shipped config dry-runs with both profiles, and bad config stops before any job."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,17 @@ def test_shipped_config_dry_runs(config: Path, profile: str, tmp_path: Path):
     assert "render" in result.stdout and "meld" in result.stdout and "metrics_table" in result.stdout
 
 
-def test_slurm_profile_asks_for_gpus_on_gpu_rules(tmp_path: Path):
-    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
-    assert profile["executor"] == "slurm"
-    for rule in ("coreset_shard", "anomaly_maps"):
-        assert profile["set-resources"][rule]["gpu"] == 1
+def test_local_profile_gives_the_one_gpu_to_gpu_rules_only(tmp_path: Path):
+    """Workstation: GPU rules hold the profile's single `gpu` resource, so they never run two at a time."""
+    args = ("-n", "--profile", str(REPO / "profiles/local"), "--configfile", str(REPO / "config/tiny.yaml"))
+    result = snakemake(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    takes_gpu = {
+        rule: "gpu=1" in block
+        for rule, block in re.findall(r"^rule (\w+):\n(.*?)(?=^\n|\Z)", result.stdout, flags=re.M | re.S)
+    }
+    assert takes_gpu["coreset_shard"] and takes_gpu["anomaly_maps"]
+    assert not any(takes_gpu[rule] for rule in ("render", "patches", "meld", "evaluate"))
 
 
 def _refused(tmp_path: Path, config: dict) -> str:
