@@ -86,14 +86,15 @@ def test_min_distance_never_decreases_over_a_long_stream():
     assert full[-1] > full[0]
 
 
-def converge(stream: torch.Tensor, size: int, max_epochs: int = 30) -> tuple[SequentialCoreset, list[int]]:
+def converge(
+    stream: torch.Tensor, size: int, max_epochs: int = 30, ids: torch.Tensor | None = None
+) -> tuple[SequentialCoreset, list[int]]:
+    """Epochs over `stream` (fed 100 rows at a time) until one makes no replacement; replacements per epoch."""
+    ids = torch.arange(len(stream)) if ids is None else ids
     coreset, counts = SequentialCoreset(size), []
     for _ in range(max_epochs):
         counts.append(
-            sum(
-                coreset.update(batch, ids=ids)
-                for batch, ids in zip(stream.split(100), torch.arange(len(stream)).split(100), strict=True)
-            )
+            sum(coreset.update(batch, ids=i) for batch, i in zip(stream.split(100), ids.split(100), strict=True))
         )
         if counts[-1] == 0:
             break
@@ -139,13 +140,19 @@ def test_pairwise_depends_only_on_the_two_vectors():
     torch.testing.assert_close(full, torch.cdist(a.double(), b.double(), compute_mode="donot_use_mm_for_euclid_dist"))
 
 
-def test_meld_equals_feeding_the_concatenated_coresets():
-    generator = torch.Generator().manual_seed(6)
+def shard_coresets(seed: int, size: int, rows: int, dim: int) -> list[SequentialCoreset]:
+    """Three coresets of shifted Gaussian shards, the ids of shard k starting at 1000 k."""
+    generator = torch.Generator().manual_seed(seed)
     parts = []
     for shift in range(3):
-        coreset = SequentialCoreset(40)
-        coreset.update(shift + torch.randn(300, 10, generator=generator), ids=shift * 1000 + torch.arange(300))
+        coreset = SequentialCoreset(size)
+        coreset.update(shift + torch.randn(rows, dim, generator=generator), ids=shift * 1000 + torch.arange(rows))
         parts.append(coreset)
+    return parts
+
+
+def test_meld_equals_feeding_the_concatenated_coresets():
+    parts = shard_coresets(seed=6, size=40, rows=300, dim=10)
     melded = meld(parts, size=50)
     fresh = SequentialCoreset(50)
     fresh.update(torch.cat([part.features for part in parts]), ids=torch.cat([part.origin for part in parts]))
@@ -156,20 +163,11 @@ def test_meld_equals_feeding_the_concatenated_coresets():
 
 
 def test_meld_epochs_repeat_the_passes_until_no_replacement():
-    generator = torch.Generator().manual_seed(7)
-    parts = []
-    for shift in range(3):
-        coreset = SequentialCoreset(30)
-        coreset.update(shift + torch.randn(200, 8, generator=generator), ids=shift * 1000 + torch.arange(200))
-        parts.append(coreset)
+    parts = shard_coresets(seed=7, size=30, rows=200, dim=8)
     history: list[int] = []
     melded = meld(parts, size=40, max_epochs=20, history=history)
     points, ids = torch.cat([part.features for part in parts]), torch.cat([part.origin for part in parts])
-    reference, passes = SequentialCoreset(40), []
-    for _ in range(20):
-        passes.append(reference.update(points, ids=ids))
-        if passes[-1] == 0:
-            break
+    reference, passes = converge(points, 40, max_epochs=20, ids=ids)
     assert history == passes and history[-1] == 0 and len(history) > 1
     assert torch.equal(melded.features, reference.features) and torch.equal(melded.origin, reference.origin)
     one_pass: list[int] = []

@@ -126,8 +126,9 @@ def stream_origins(
     row of that coreset's `pretrained` origin table, so provenance survives fine-tuning.
     """
     found: dict[int, tuple] = {}
-    for stream_id in ids[ids < 0]:
-        found[int(stream_id)] = tuple(pretrained[["dataset", "image", "x", "y"]].iloc[-1 - int(stream_id)])
+    if (ids < 0).any():
+        rows = pretrained[["dataset", "image", "x", "y"]].itertuples(index=False, name=None)
+        found.update({-1 - k: row for k, row in enumerate(rows)})
     offset = 0
     half = extractor.stride // 2
     for store, dataset in zip(stores, datasets, strict=True):
