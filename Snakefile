@@ -26,6 +26,8 @@ rule all:
     input:
         "results/tables/metrics.parquet",
         "results/tables/summary.md",
+        "results/figures/plates-gallery.png",
+        expand("results/datasets/{dataset}", dataset=config["datasets"]),
         expand("results/figures/{experiment}-examples.png", experiment=config["experiments"]),
         expand("results/figures/{experiment}-coreset.png", experiment=config["experiments"]),
     default_target: True

@@ -2,6 +2,9 @@
 
 # Jobs import the library `defectlab` (src/) installed in their environment: `make` installs it
 # into .venv; with --software-deployment-method conda, envs/pipeline.post-deploy.sh does.
+# The workflow itself imports it to check the datasets before any job starts.
+from defectlab.synth.plan import plan_dataset, resolve_spec
+
 ENV = "../envs/pipeline.yaml"
 
 
@@ -25,6 +28,23 @@ def check_experiments():
 
 
 check_experiments()
+
+
+def dataset_spec(dataset):
+    """A dataset's spec with a twin's source filled in (see defectlab.synth.plan.resolve_spec)."""
+    return resolve_spec(dataset, config["datasets"])
+
+
+def check_datasets():
+    """Plan every dataset's samples now, so a bad twin, range or count fails before any job starts."""
+    for name in config["datasets"]:
+        try:
+            plan_dataset(name, dataset_spec(name), config["seed"])
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(f"config: datasets.{name}: {error}") from None
+
+
+check_datasets()
 
 
 def render_shards(dataset):
@@ -65,3 +85,8 @@ def anomaly_maps(experiment, role):
 def dataset_dir(experiment, role):
     """The dataset folder an experiment uses as its validation or test data."""
     return f"results/datasets/{config['experiments'][experiment][role]}"
+
+
+def first_experiment():
+    """The experiment whose datasets the gallery shows: the first in the config."""
+    return next(iter(config["experiments"]))

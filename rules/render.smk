@@ -6,7 +6,7 @@ rule render:
     output:
         directory("results/renders/{dataset}/shard-{shard}"),
     params:
-        spec=lambda wildcards: config["datasets"][wildcards.dataset],
+        spec=lambda wildcards: dataset_spec(wildcards.dataset),
         render=config["render"],
         seed=config["seed"],
     log:
@@ -35,3 +35,28 @@ rule dataset:
         ENV
     script:
         "../scripts/assemble_dataset.py"
+
+
+rule plates_gallery:
+    input:
+        test=lambda wildcards: dataset_dir(first_experiment(), "test"),
+    output:
+        report(
+            "results/figures/plates-gallery.png",
+            category="Figures",
+            caption="../report/gallery.rst",
+        ),
+    params:
+        plate=lambda wildcards: config["experiments"][first_experiment()]["train"][0],
+        datasets=config["datasets"],
+        render=config["render"],
+        seed=config["seed"],
+    log:
+        "logs/plates_gallery.log",
+    benchmark:
+        "results/benchmarks/plates_gallery.tsv"
+    threads: 2
+    conda:
+        ENV
+    script:
+        "../scripts/plates_gallery.py"

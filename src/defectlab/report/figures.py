@@ -11,10 +11,20 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from defectlab.classes import CLASSES  # noqa: E402
+from defectlab.classes import CLASSES, class_index  # noqa: E402
 
 CATEGORY_COLOURS = {"background": (0, 0, 0), "defect": (0.95, 0.35, 0.1), "impurity": (0.2, 0.55, 1.0)}
 CLASS_CMAP = ListedColormap([CATEGORY_COLOURS[c.category] for c in CLASSES])
+CLASS_COLOURS = {  # per class: defects in warm colours, impurities in cool ones
+    "background": (0, 0, 0),
+    "scratch": (0.95, 0.25, 0.1),
+    "dent": (1.0, 0.6, 0.0),
+    "bump": (1.0, 0.9, 0.15),
+    "water_stain": (0.2, 0.55, 1.0),
+    "fingerprint": (0.75, 0.35, 1.0),
+    "sticker": (0.1, 0.85, 0.6),
+}
+CLASS_DETAIL_CMAP = ListedColormap([CLASS_COLOURS[c.name] for c in CLASSES])
 
 
 def pick_examples(ids: Sequence[str], masks: np.ndarray, count: int) -> list[int]:
@@ -64,4 +74,75 @@ def coreset_figure(histories: dict[str, dict], title: str) -> plt.Figure:
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.legend(fontsize=7)
     figure.suptitle(title)
+    return figure
+
+
+def largest_instances(masks: np.ndarray, instances: np.ndarray, pad: int = 6) -> dict[str, tuple[int, slice, slice]]:
+    """For each class present, the image index and square window of its largest instance (padded)."""
+    best: dict[str, tuple[int, int, slice, slice]] = {}
+    for k, (mask, inst) in enumerate(zip(masks, instances, strict=True)):
+        for i in np.unique(inst[inst > 0]):
+            ys, xs = np.nonzero(inst == i)
+            name = CLASSES[int(mask[ys[0], xs[0]])].name
+            if name not in best or len(ys) > best[name][0]:
+                side = max(int(np.ptp(ys)), int(np.ptp(xs)), 24) + 2 * pad
+                cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+                top = int(np.clip(cy - side // 2, 0, max(mask.shape[0] - side, 0)))
+                left = int(np.clip(cx - side // 2, 0, max(mask.shape[1] - side, 0)))
+                best[name] = (len(ys), k, slice(top, top + side), slice(left, left + side))
+    order = [c.name for c in CLASSES if c.name in best]
+    return {name: best[name][1:] for name in order}
+
+
+def _bare(axis: plt.Axes) -> None:
+    axis.set_xticks([])
+    axis.set_yticks([])
+
+
+def gallery_figure(
+    lights: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    plates: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    details: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> plt.Figure:
+    """The synthetic data at a glance, after the paper's Figs. 2-3.
+
+    `lights`: per light variant, (clean image, image with water stains, stain mask) of one plate;
+    `plates`: (id, image, class mask) of test plates; `details`: per class, (image, class mask) crops.
+    """
+    columns = max(len(lights), len(plates), len(details))
+    figure = plt.figure(figsize=(2.2 * columns, 2.3 * 6), layout="constrained")
+    rows = figure.subfigures(3, 1, height_ratios=[3, 2, 1.2])
+    top = rows[0].subplots(3, len(lights), squeeze=False)
+    for col, (light, (clean, stained, stains)) in enumerate(lights.items()):
+        for row, (picture, label) in enumerate(
+            [(clean, "clean"), (stained, "water stains"), (stains, "water-stain mask")]
+        ):
+            top[row, col].imshow(picture, cmap="gray" if picture.ndim == 2 else None, interpolation="nearest")
+            top[row, 0].set_ylabel(label, fontsize=9)
+            _bare(top[row, col])
+        top[0, col].set_title(f"light: {light}", fontsize=9)
+    rows[0].suptitle("one plate under the three lights (texture and stains fixed)", fontsize=10)
+    middle = rows[1].subplots(2, len(plates), squeeze=False)
+    for col, (plate_id, image, mask) in enumerate(plates):
+        middle[0, col].imshow(image)
+        middle[0, col].set_title(plate_id, fontsize=8)
+        middle[1, col].imshow(mask, cmap=CLASS_DETAIL_CMAP, vmin=0, vmax=len(CLASSES) - 1, interpolation="nearest")
+        for axis in middle[:, col]:
+            _bare(axis)
+    rows[1].suptitle("test plates with defects and impurities, and their class masks", fontsize=10)
+    bottom = rows[2].subplots(1, max(len(details), 1), squeeze=False)[0]
+    for axis, (name, (image, mask)) in zip(bottom, details.items(), strict=False):
+        axis.imshow(image, interpolation="nearest")
+        axis.contour(
+            mask == class_index(name),
+            levels=[0.5],
+            colors=[CLASS_COLOURS[name]],
+            linewidths=1.0,
+        )
+        axis.set_title(name.replace("_", " "), fontsize=9, color=CLASS_COLOURS[name] if name != "bump" else "goldenrod")
+    for axis in bottom:
+        _bare(axis)
+    rows[2].suptitle("largest instance of each class in the test set (mask outline)", fontsize=10)
+    legend = [Patch(color=CLASS_COLOURS[c.name], label=c.name.replace("_", " ")) for c in CLASSES[1:]]
+    figure.legend(handles=legend, loc="outside lower center", ncols=len(legend), fontsize=8)
     return figure
