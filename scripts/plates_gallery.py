@@ -21,7 +21,7 @@ plate = dataclasses.replace(plate, defects=(), fingerprints=(), stickers=(), sen
 
 from defectlab.synth.plates import PlateScene  # noqa: E402 - bpy loads only once work is planned
 
-scene = PlateScene(snakemake.params.render)
+scene = PlateScene({**snakemake.params.render, "threads": snakemake.threads})
 lights = {}
 with tempfile.TemporaryDirectory(prefix="gallery-") as tmp:
     for light in LIGHTS:

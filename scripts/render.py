@@ -22,7 +22,7 @@ print(f"rendering {len(samples)} samples of {snakemake.wildcards.dataset}, shard
 
 from defectlab.synth.plates import render_samples  # noqa: E402 - bpy loads only once work is planned
 
-index = render_samples(samples, snakemake.params.render, tmp)
+index = render_samples(samples, {**snakemake.params.render, "threads": snakemake.threads}, tmp)
 index.to_parquet(tmp / "index.parquet", index=False)
 shutil.rmtree(out, ignore_errors=True)
 os.replace(tmp, out)

@@ -67,3 +67,17 @@ def test_conda_env_pins_agree_with_requirements():
     env = yaml.safe_load((REPO / "envs/pipeline.yaml").read_text())
     pins = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert set(pins) <= requirements
+
+
+@pytest.mark.parametrize(
+    ("dataset", "message"),
+    [
+        ({"twin_of": "nowhere"}, "config: datasets.plates-train-ws: datasets.plates-train-ws.twin_of names 'nowhere'"),
+        ({"water_stains": {"cell": 0.01, "radius": 0.009}}, "config: datasets.plates-train-ws: water_stains: radius"),
+        ({"defects": {"max": 1, "scratch": {"width": [0.002, 0.001]}}}, "range [0.002, 0.001]: low above high"),
+        ({"light": "dome"}, "'dome' is not one of ['hex', 'hex-rot90', 'hex-2x']"),
+    ],
+)
+def test_bad_dataset_is_refused_before_any_job(tmp_path: Path, dataset: dict, message: str):
+    spec = {"split": "train", "count": 16, **dataset}
+    assert message in _refused(tmp_path, {"datasets": {"plates-train-ws": spec}})

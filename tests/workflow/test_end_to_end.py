@@ -40,7 +40,7 @@ def test_metrics_table_has_every_metric_of_the_test_split(run: Path):
 
 
 def test_figures_and_job_logs_are_written(run: Path):
-    for name in ("plates-examples.png", "plates-coreset.png"):
+    for name in ("plates-examples.png", "plates-coreset.png", "plates-gallery.png"):
         assert (run / "results/figures" / name).stat().st_size > 10_000
     assert list((run / "logs/render").rglob("*.log"))
     assert list((run / "results/benchmarks/coreset_shard").rglob("*.tsv"))
@@ -53,6 +53,17 @@ def test_datasets_are_in_the_common_layout(run: Path):
     for sample_id in index["id"]:
         sample = load_sample(root, sample_id)
         assert sample.image.shape == (128, 128, 3)
+
+
+def test_the_light_twin_shows_the_test_plates_under_another_light(run: Path):
+    source, twin = run / "results/datasets/plates-test", run / "results/datasets/plates-test-2x"
+    index = read_index(twin)
+    assert index["id"].tolist() == ["plates-test-2x-0000", "plates-test-2x-0001"] and set(index["light"]) == {"hex-2x"}
+    assert index["plate"].tolist() == ["plates-test-2x-0000", "plates-test-2x-0001"]
+    assert (index["n_fingerprints"] == 1).all()
+    for i in range(2):
+        a, b = load_sample(source, f"plates-test-{i:04d}"), load_sample(twin, f"plates-test-2x-{i:04d}")
+        assert (a.mask == b.mask).all() and (a.instances == b.instances).all() and (a.image != b.image).any()
 
 
 def test_coreset_has_its_size_and_provenance(run: Path):

@@ -218,6 +218,8 @@ class PlateSample:
 
 def _uniform(rng: np.random.Generator, bounds: tuple[float, float] | list[float]) -> float:
     low, high = bounds
+    if low > high:
+        raise ValueError(f"range [{low}, {high}]: low above high")
     return float(rng.uniform(low, high))
 
 

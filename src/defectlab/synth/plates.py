@@ -428,6 +428,8 @@ def _configure_cycles(scene: bpy.types.Scene, render_cfg: dict) -> None:
     _use_device(scene, render_cfg.get("device", "CPU"))
     scene.render.resolution_x = scene.render.resolution_y = render_cfg.get("resolution", 256)
     scene.render.resolution_percentage = 100
+    if render_cfg.get("threads"):  # the job's cores, not the node's: Cycles would take them all
+        scene.render.threads_mode, scene.render.threads = "FIXED", render_cfg["threads"]
     scene.render.use_persistent_data = True
     scene.render.use_compositing = scene.render.use_sequencer = False
     scene.render.dither_intensity = 0.0
