@@ -34,3 +34,10 @@ def test_tables_concatenate_and_summarise_in_percent(tmp_path):
     assert "33.3" in text and "75" in text and "12.5" in text
     assert "water_stain (impurity)" in text
     assert "0.4200" in text
+
+
+def test_an_undefined_metric_shows_as_nan_instead_of_breaking_the_summary():
+    table = _metrics("a", 0.5)
+    table.loc[table["metric"] == "image_auroc", "value"] = float("nan")  # e.g. every test image has a defect
+    lines = summary_markdown(table).splitlines()
+    assert "image_auroc" in lines[2] and "nan" in lines[4] and "50" in lines[4]

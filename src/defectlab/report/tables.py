@@ -15,9 +15,11 @@ def concat_metrics(paths: Iterable[str]) -> pd.DataFrame:
 
 def summary_markdown(table: pd.DataFrame) -> str:
     """Headline metrics per experiment, then per-class pixel and defect-wise recall, in percent."""
-    headline = table[table["metric"].isin(HEADLINE)].pivot_table(
-        index=["experiment", "dataset"], columns="metric", values="value", sort=False
-    )[[m for m in HEADLINE if m in set(table["metric"])]]
+    headline = (
+        table[table["metric"].isin(HEADLINE)]
+        .pivot_table(index=["experiment", "dataset"], columns="metric", values="value", sort=False)
+        .reindex(columns=[m for m in HEADLINE if m in set(table["metric"])])
+    )  # an undefined (NaN) metric stays
     headline["mean_defect_wise_recall"] = table[
         (table["metric"] == "defect_wise_recall") & (table["class"] == "mean")
     ].set_index(["experiment", "dataset"])["value"]
