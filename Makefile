@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test lint report clean
+.PHONY: run study test lint report clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES)
 	$(BIN)/snakemake --profile profiles/local --report results/report.html
+
+STUDY := --configfile config/sequential-patchcore.yaml config/sequential-patchcore-small.yaml
+study: $(STAMP)
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) $(STUDY)
+	$(BIN)/snakemake --profile profiles/local $(STUDY) --report results/study-report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -ra

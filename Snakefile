@@ -5,7 +5,11 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# config/config.yaml unless config files are given (--configfile a.yaml [b.yaml ...], merged in order):
+# a study config then stands alone instead of adding to the default run's datasets and experiments.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 validate(config, "config/schema/config.schema.yaml", set_default=True)
@@ -27,7 +31,10 @@ rule all:
         "results/tables/metrics.parquet",
         "results/tables/summary.md",
         "results/figures/plates-gallery.png",
+        "results/tables/table1.md",
+        "results/tables/table2.md",
+        "results/figures/coverage-sweep.png",
         expand("results/datasets/{dataset}", dataset=config["datasets"]),
         expand("results/figures/{experiment}-examples.png", experiment=config["experiments"]),
-        expand("results/figures/{experiment}-coreset.png", experiment=config["experiments"]),
+        expand("results/figures/{experiment}-coreset.png", experiment=training_experiments()),
     default_target: True

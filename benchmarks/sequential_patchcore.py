@@ -214,7 +214,7 @@ def quality(quick: bool) -> None:
     for method, coreset, seconds in (("sequential", sequential.features, t_sequential), ("greedy", greedy, t_greedy)):
         threshold = fit_split_threshold(split(experiment["val"], coreset))
         metrics = evaluate_split(split(experiment["test"], coreset), threshold)
-        pick = metrics.set_index(["metric", "class"])["value"]
+        pick = metrics[metrics["min_coverage"].isna()].set_index(["metric", "class"])["value"]
         results.append(
             {
                 "method": method,

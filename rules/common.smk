@@ -3,6 +3,8 @@
 # Jobs import the library `defectlab` (src/) installed in their environment: `make` installs it
 # into .venv; with --software-deployment-method conda, envs/pipeline.post-deploy.sh does.
 # The workflow itself imports it to check the datasets before any job starts.
+import re
+
 from defectlab.synth.plan import plan_dataset, resolve_spec
 
 ENV = "../envs/pipeline.yaml"
@@ -14,17 +16,36 @@ wildcard_constraints:
     shard=r"\d+",
 
 
+def experiment_refs(name):
+    """The experiments an experiment builds on: the one it fine-tunes, or those it melds."""
+    spec = config["experiments"][name]
+    return spec.get("meld", []) + ([spec["pretrained"]] if "pretrained" in spec else [])
+
+
 def check_experiments():
-    """Every dataset an experiment names must be configured: fail before any job starts."""
-    for name, experiment in config["experiments"].items():
+    """Every dataset and experiment an experiment names must be configured, without cycles: fail before any job."""
+    experiments = config["experiments"]
+    for name, experiment in experiments.items():
         for role in ("train", "val", "test"):
-            names = experiment[role] if role == "train" else [experiment[role]]
+            names = experiment.get(role, []) if role == "train" else [experiment[role]]
             for dataset in names:
                 if dataset not in config["datasets"]:
                     raise ValueError(
                         f"config: experiments.{name}.{role} names dataset {dataset!r}, "
                         f"which is not under datasets (known: {', '.join(config['datasets'])})"
                     )
+        for ref in experiment_refs(name):
+            if ref not in experiments:
+                raise ValueError(f"config: experiments.{name} builds on experiment {ref!r}, which is not configured")
+
+    def visit(name, path):
+        if name in path:
+            raise ValueError(f"config: experiments build on each other in a cycle: {' -> '.join([*path, name])}")
+        for ref in experiment_refs(name):
+            visit(ref, [*path, name])
+
+    for name in experiments:
+        visit(name, [])
 
 
 check_experiments()
@@ -59,17 +80,48 @@ def patch_stores(dataset):
     )
 
 
+def variant(experiment):
+    """Shard coresets with or without data augmentation: an experiment's `augment`, else coreset.augment.enabled."""
+    spec = config["experiments"][experiment]
+    return "augmented" if spec.get("augment", config["coreset"]["augment"]["enabled"]) else "plain"
+
+
 def shard_coresets(wildcards):
     """The per-shard coresets of every training dataset of an experiment, in config order."""
     return [
         path
-        for dataset in config["experiments"][wildcards.experiment]["train"]
+        for dataset in config["experiments"][wildcards.experiment].get("train", [])
         for path in expand(
-            "results/coresets/{dataset}/shard-{shard}.h5",
+            "results/coresets/{dataset}/{variant}/shard-{shard}.h5",
             dataset=dataset,
+            variant=variant(wildcards.experiment),
             shard=range(config["patches"]["shards"]),
         )
     ]
+
+
+def meld_inputs(wildcards):
+    """What an experiment's coreset is melded from: its training shard coresets, or other experiments' coresets."""
+    spec = config["experiments"][wildcards.experiment]
+    if "meld" in spec:
+        return [f"results/coresets/{name}.h5" for name in spec["meld"]]
+    return shard_coresets(wildcards)
+
+
+def experiments_pattern(finetuned):
+    """A wildcard regex matching exactly the fine-tuned experiments (or exactly the others)."""
+    names = [n for n, e in config["experiments"].items() if ("pretrained" in e) == finetuned]
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+def finetune_stores(wildcards):
+    spec = config["experiments"][wildcards.experiment]
+    return [store for dataset in spec["train"] for store in patch_stores(dataset)]
+
+
+def training_experiments():
+    """Experiments trained from their own datasets' shard coresets (the ones with a coreset-building figure)."""
+    return [n for n, e in config["experiments"].items() if "train" in e and "pretrained" not in e]
 
 
 def anomaly_maps(experiment, role):

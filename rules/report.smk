@@ -54,3 +54,29 @@ rule coreset_figure:
         ENV
     script:
         "../scripts/coreset_figure.py"
+
+
+rule study_tables:
+    input:
+        metrics=expand("results/metrics/{experiment}.parquet", experiment=config["experiments"]),
+        coresets=expand("results/coresets/{experiment}.h5", experiment=config["experiments"]),
+    output:
+        table1=report("results/tables/table1.md", category="Study", caption="../report/table1.rst"),
+        table2=report("results/tables/table2.md", category="Study", caption="../report/table2.rst"),
+        sweep="results/tables/coverage_sweep.parquet",
+        provenance="results/tables/coreset_provenance.parquet",
+        provenance_md=report(
+            "results/tables/coreset_provenance.md", category="Study", caption="../report/provenance.rst"
+        ),
+        figure=report("results/figures/coverage-sweep.png", category="Study", caption="../report/coverage.rst"),
+    params:
+        experiments=config["experiments"],
+        datasets=config["datasets"],
+        table1=config["report"].get("table1", list(config["experiments"])),
+        sweep=config["report"].get("sweep", next(iter(config["experiments"]))),
+    log:
+        "logs/study_tables.log",
+    conda:
+        ENV
+    script:
+        "../scripts/study_tables.py"

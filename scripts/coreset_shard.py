@@ -18,8 +18,10 @@ cfg = snakemake.params.coreset
 device = resolve_device(cfg["device"])
 extractor = extractor_from_config(snakemake.params.backbone, device)
 stores = [Path(snakemake.input[0])]
-seed = derive_seed(snakemake.params.seed, "coreset", snakemake.wildcards.dataset, snakemake.wildcards.shard)
-augmentation = Augmentation.from_config(cfg["augment"])
+seed = derive_seed(
+    snakemake.params.seed, "coreset", snakemake.wildcards.dataset, snakemake.wildcards.shard
+)  # same stream both variants
+augmentation = Augmentation.from_config({**cfg["augment"], "enabled": snakemake.wildcards.variant == "augmented"})
 if cfg["method"] == "greedy":
     features, ids = fit_greedy(
         extractor, stores, cfg["size"], cfg["batch_size"], device, projection=cfg["projection"], seed=seed

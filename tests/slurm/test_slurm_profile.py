@@ -75,7 +75,7 @@ def test_gpu_rules_asked_slurm_for_a_gpu_on_the_gpu_partition(cluster, runs):
 
 def test_a_killed_job_leaves_no_complete_output_and_a_rerun_finishes(cluster, runs):
     workdir = runs["slurm"]
-    shard = workdir / "results/coresets/plates-train/shard-0.h5"
+    shard = workdir / "results/coresets/plates-train/plain/shard-0.h5"
     melded = workdir / "results/coresets/plates.h5"
     before = shard.read_bytes()
     for path in (shard, melded):

@@ -244,3 +244,15 @@ def test_rendered_water_stains_cover_the_plate_as_the_numpy_reference_says(tmp_p
     _, inside = water_stains(points, 0.9, **dataclasses.asdict(model), seed=1)
     assert 0.1 < inside.mean() < 0.5
     assert np.mean(rendered) == pytest.approx(inside.mean(), rel=0.15)
+
+
+def test_blur_and_exposure_change_the_camera_not_the_labels(scene, clean, tmp_path):
+    plan = dataclasses.replace(clean, defects=DEFECTS)
+    plain = _render(scene, plan, tmp_path / "plain")
+    soft = _render(scene, dataclasses.replace(plan, blur=1.5), tmp_path / "soft")
+    bright = _render(scene, dataclasses.replace(plan, exposure=0.5), tmp_path / "bright")
+    for other in (soft, bright):
+        np.testing.assert_array_equal(other.mask, plain.mask)
+    detail = [np.abs(np.diff(s.image[24:72, 24:72].astype(float), axis=1)).mean() for s in (plain, soft)]
+    assert detail[1] < 0.5 * detail[0]
+    assert bright.image[24:72, 24:72].mean() > plain.image[24:72, 24:72].mean() + 10

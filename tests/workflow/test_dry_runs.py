@@ -14,7 +14,12 @@ PROFILES = ["local", "slurm"]
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
 def test_shipped_config_dry_runs(config: Path, profile: str, tmp_path: Path):
-    result = snakemake(tmp_path, "-n", "--profile", str(REPO / "profiles" / profile), "--configfile", str(config))
+    configs = (
+        [config] if config.stem != "sequential-patchcore-small" else [config.with_stem("sequential-patchcore"), config]
+    )
+    result = snakemake(
+        tmp_path, "-n", "--profile", str(REPO / "profiles" / profile), "--configfile", *map(str, configs)
+    )
     assert result.returncode == 0, result.stderr
     assert "render" in result.stdout and "meld" in result.stdout and "metrics_table" in result.stdout
 
@@ -81,3 +86,66 @@ def test_conda_env_pins_agree_with_requirements():
 def test_bad_dataset_is_refused_before_any_job(tmp_path: Path, dataset: dict, message: str):
     spec = {"split": "train", "count": 16, **dataset}
     assert message in _refused(tmp_path, {"datasets": {"plates-train-ws": spec}})
+
+
+STUDY = (REPO / "config/sequential-patchcore.yaml", REPO / "config/sequential-patchcore-small.yaml")
+
+
+def _dry_run(tmp_path: Path, *configs: Path) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Job counts per rule, and each job's input files keyed by its output, from a dry run."""
+    result = snakemake(tmp_path, "-n", "--cores", "1", "--configfile", *map(str, configs))
+    assert result.returncode == 0, result.stderr
+    counts = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M) if rule != "total"}
+    inputs = {
+        output: [path.strip() for path in given.split(",")]
+        for given, output in re.findall(r"^    input: (.*)\n    output: (.*)$", result.stdout, flags=re.M)
+    }
+    return counts, inputs
+
+
+def test_the_study_matrix_expands_to_its_jobs(tmp_path: Path):
+    counts, inputs = _dry_run(tmp_path, *STUDY)
+    assert counts["evaluate"] == counts["example_figure"] == 19
+    assert counts["finetune"] == 8 and counts["meld"] == 9 + 2 and counts["study_tables"] == 1
+    # shard coresets: 7 training datasets, each plain and augmented, except real-train (plain only), 2 shards each
+    assert counts["coreset_shard"] == (6 * 2 + 1) * 2
+    assert counts["anomaly_maps"] == 19 * 2 * 2  # val and test, two patch stores each
+    assert inputs["results/coresets/synth-ws-ft.h5"] == [
+        "results/coresets/synth-ws.h5",
+        "results/patches/real-train/shard-0.h5",
+        "results/patches/real-train/shard-1.h5",
+    ]
+    assert inputs["results/coresets/melding.h5"] == [
+        f"results/coresets/{e}.h5" for e in ("real", "synth", "synth-dr", "synth-da")
+    ]
+    assert inputs["results/coresets/synth-dr-da.h5"] == [
+        f"results/coresets/{d}/augmented/shard-{k}.h5" for d in ("synth", "synth-rot90", "synth-2x") for k in (0, 1)
+    ]
+
+
+def test_a_new_scenario_is_one_config_entry(tmp_path: Path):
+    extra = tmp_path / "extra.yaml"
+    scenario = {"pretrained": "melding", "train": ["real-train"], "val": "real-val", "test": "real-test"}
+    extra.write_text(yaml.safe_dump({"experiments": {"melding-ft": scenario}}))
+    counts, inputs = _dry_run(tmp_path, *STUDY, extra)
+    assert counts["evaluate"] == 20 and counts["finetune"] == 9
+    assert inputs["results/coresets/melding-ft.h5"][0] == "results/coresets/melding.h5"
+
+
+@pytest.mark.parametrize(
+    ("experiments", "message"),
+    [
+        (
+            {"a": {"pretrained": "b", "train": ["plates-train"]}, "b": {"pretrained": "a", "train": ["plates-train"]}},
+            "cycle: a -> b -> a",
+        ),
+        ({"a": {"meld": ["plates", "nowhere"]}}, "builds on experiment 'nowhere'"),
+        (
+            {"a": {"meld": ["plates", "plates"], "train": ["plates-train"]}},
+            "is not valid under any of the given schemas",
+        ),
+    ],
+)
+def test_bad_experiment_matrix_is_refused(tmp_path: Path, experiments: dict, message: str):
+    roles = {"val": "plates-val", "test": "plates-test"}
+    assert message in _refused(tmp_path, {"experiments": {name: {**e, **roles} for name, e in experiments.items()}})

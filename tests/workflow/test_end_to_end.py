@@ -71,7 +71,7 @@ def test_coreset_has_its_size_and_provenance(run: Path):
         assert h5["features"].shape[0] == 64
         assert set(h5["origin"]["dataset"].astype(str)) == {"plates-train"}
         assert h5.attrs["backbone"] == "tf_efficientnet_lite0"
-    with h5py.File(run / "results/coresets/plates-train/shard-0.h5") as h5:
+    with h5py.File(run / "results/coresets/plates-train/plain/shard-0.h5") as h5:
         distances = h5.attrs["min_distance"]
         assert list(distances) == sorted(distances)  # d_m never decreases
 
@@ -96,7 +96,7 @@ def test_config_selects_the_greedy_baseline_or_augmentation(run: Path, tmp_path:
     assert result.returncode == 0, result.stderr[-5000:]
     assert "rule render" not in result.stdout + result.stderr
     method = coreset.get("method", "sequential")
-    for path in ("plates-train/shard-0.h5", "plates.h5"):
+    for path in (f"plates-train/{'augmented' if augment else 'plain'}/shard-0.h5", "plates.h5"):
         with h5py.File(workdir / "results/coresets" / path) as h5:
             assert h5.attrs["method"] == method and h5["features"].shape[0] == 64
             assert set(h5["origin"]["dataset"].astype(str)) == {"plates-train"}

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 COVERAGE_COLUMNS = ["image", "instance", "class_index", "pixels", "covered"]
+# shares of an instance that must be predicted for it to count as detected (001, Appendix C, Fig. 5)
+COVERAGE_SWEEP = (0.0, 0.01, 0.02, 0.03, 0.05, 0.10, 0.15, 0.20, 0.25, 0.50, 0.75, 1.0)
 
 
 def instance_coverage(image: str, predicted: np.ndarray, class_mask: np.ndarray, instances: np.ndarray) -> pd.DataFrame:
@@ -27,7 +29,12 @@ def instance_coverage(image: str, predicted: np.ndarray, class_mask: np.ndarray,
 
 def detected(coverage: pd.DataFrame, min_coverage: float = 0.0) -> pd.Series:
     """An instance counts as detected if at least one of its pixels is predicted and the
-    predicted share of its pixels reaches `min_coverage` (0 = any pixel, 1 = all pixels)."""
+    predicted share of its pixels reaches `min_coverage` (0 = any pixel, 1 = all pixels).
+
+    A share exactly equal to `min_coverage` counts: `covered / pixels` and a decimal `min_coverage` are
+    both the double nearest the same rational (e.g. 3 / 100 == 0.03), so the comparison is exact."""
+    if not 0 <= min_coverage <= 1:
+        raise ValueError(f"min_coverage must lie in [0, 1], got {min_coverage}")
     share = coverage["covered"] / coverage["pixels"]
     return (coverage["covered"] > 0) & (share >= min_coverage)
 
@@ -41,3 +48,11 @@ def recall_by_class(coverage: pd.DataFrame, classes: Iterable[int], min_coverage
         if of_class.any():
             result[index] = float(hits[of_class].mean())
     return result
+
+
+def recall_sweep(
+    coverage: pd.DataFrame, classes: Iterable[int], min_coverages: Iterable[float] = COVERAGE_SWEEP
+) -> dict[float, dict[int, float]]:
+    """Defect-wise recall of each class present, for each share of an instance needed to count as detected."""
+    classes = list(classes)
+    return {float(c): recall_by_class(coverage, classes, c) for c in min_coverages}

@@ -6,10 +6,13 @@ import numpy as np
 import pandas as pd
 
 from defectlab.classes import BY_INDEX, DEFECT_INDICES, IMPURITY_INDICES
-from defectlab.metrics.defect_wise import instance_coverage, recall_by_class
+from defectlab.metrics.defect_wise import COVERAGE_SWEEP, instance_coverage, recall_by_class
 from defectlab.metrics.pixel import auroc, class_pixel_recall, fit_threshold, precision_recall_f1
+from defectlab.metrics.pro import aupro
 
-METRIC_COLUMNS = ["metric", "class", "category", "value"]
+# min_coverage: the share of an instance that must be predicted to count as detected, set on the
+# rows of the coverage sweep only (NaN elsewhere)
+METRIC_COLUMNS = ["metric", "class", "category", "value", "min_coverage"]
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,33 @@ def fit_split_threshold(val: SplitMaps) -> float:
     return fit_threshold(val.maps, val.defect_pixels)
 
 
-def _row(metric: str, value: float, cls: str = "defect", category: str = "defect") -> tuple:
-    return metric, cls, category, value
+def _row(
+    metric: str, value: float, cls: str = "defect", category: str = "defect", min_coverage: float = float("nan")
+) -> tuple:
+    return metric, cls, category, value, min_coverage
+
+
+def _defect_wise_rows(metric: str, coverage: pd.DataFrame, min_coverage: float, column: float) -> list[tuple]:
+    """Defect-wise recall of each class present (defects, then impurities) and the mean over defect classes."""
+    defect_recall = recall_by_class(coverage, DEFECT_INDICES, min_coverage)
+    impurity_recall = recall_by_class(coverage, IMPURITY_INDICES, min_coverage)
+    rows = []
+    for index, value in (defect_recall | impurity_recall).items():
+        cls = BY_INDEX[index]
+        rows.append(_row(metric, value, cls.name, cls.category, column))
+    if defect_recall:
+        rows.append(_row(metric, float(np.mean(list(defect_recall.values()))), "mean", "defect", column))
+    return rows
 
 
 def evaluate_split(test: SplitMaps, threshold: float) -> pd.DataFrame:
-    """Pixel P/R/F1, image and pixel AUROC, per-class pixel recall and defect-wise recall."""
+    """Pixel P/R/F1, image and pixel AUROC, per-class pixel recall and defect-wise recall, then
+    AUPRO (FPR <= 0.3) and the defect-wise recall sweep over the coverage needed for a detection.
+
+    One row per metric and class (METRIC_COLUMNS); the sweep rows, metric "defect_wise_recall_sweep",
+    repeat each class (and "mean") once per `min_coverage` in COVERAGE_SWEEP, so select rows by metric
+    (or `min_coverage.isna()`) before indexing by (metric, class). Every other row has min_coverage NaN.
+    """
     predicted = test.maps >= threshold
     labels = test.defect_pixels
     precision, recall, f1 = precision_recall_f1(predicted, labels)
@@ -57,18 +81,15 @@ def evaluate_split(test: SplitMaps, threshold: float) -> pd.DataFrame:
         ],
         ignore_index=True,
     )
-    defect_recall = recall_by_class(coverage, DEFECT_INDICES)
-    impurity_recall = recall_by_class(coverage, IMPURITY_INDICES)
-    for index, value in (defect_recall | impurity_recall).items():
-        cls = BY_INDEX[index]
-        rows.append(_row("defect_wise_recall", value, cls.name, cls.category))
-    if defect_recall:
-        rows.append(_row("defect_wise_recall", float(np.mean(list(defect_recall.values()))), "mean", "defect"))
+    rows += _defect_wise_rows("defect_wise_recall", coverage, 0.0, float("nan"))
     for index in DEFECT_INDICES + IMPURITY_INDICES:
         value = class_pixel_recall(predicted, test.masks, index)
         if not np.isnan(value):
             cls = BY_INDEX[index]
             rows.append(_row("class_pixel_recall", value, cls.name, cls.category))
+    rows.append(_row("aupro", aupro(test.maps, test.masks, test.instances)))
+    for min_coverage in COVERAGE_SWEEP:
+        rows += _defect_wise_rows("defect_wise_recall_sweep", coverage, min_coverage, min_coverage)
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 

@@ -184,6 +184,8 @@ class PlateSample:
     frame: float = WHOLE_PLATE_FRAME
     views: tuple[tuple[float, float], ...] = ((0.0, 0.0),)
     sensor_noise: float = 0.0
+    blur: float = 0.0  # Gaussian blur sigma (px) of the lens, applied to the image only
+    exposure: float = 0.0  # stops
 
     def image_id(self, view: int) -> str:
         """The image id of one view: the sample id when the plate is seen once."""
@@ -213,6 +215,8 @@ class PlateSample:
             "light": self.light,
             "frame": self.frame,
             "sensor_noise": self.sensor_noise,
+            "blur": self.blur,
+            "exposure": self.exposure,
         }
 
 
@@ -369,6 +373,8 @@ def plan_sample(name: str, spec: dict, seed: int, i: int) -> PlateSample:
         frame=camera.get("frame", WHOLE_PLATE_FRAME),
         views=views(camera),
         sensor_noise=float(spec.get("sensor_noise", 0.0)),
+        blur=float(spec.get("blur", 0.0)),
+        exposure=float(spec.get("exposure", 0.0)),
     )
 
 

@@ -539,6 +539,7 @@ class PlateScene:
         _add_ring_light(self.scene, self.camera)
         self.graphs = [_Graph(m.node_tree) for m in bpy.data.materials if "label_mode" in m.node_tree.nodes]
         self.graph = _Graph(bpy.data.materials["plate"].node_tree)
+        self.exposure = 0.0
 
     def _set_plate(self, sample: PlateSample) -> None:
         g = self.graph
@@ -590,6 +591,7 @@ class PlateScene:
         self._set_plate(sample)
         self._set_stickers(sample)
         _set_light(sample.light)
+        self.exposure = sample.exposure
         camera = self.camera.data
         camera.lens = camera.sensor_width / 2 * CAMERA_HEIGHT / (sample.frame / 2)
         self.scene.cycles.seed = sample.seed % 2**31
@@ -604,6 +606,7 @@ class PlateScene:
         cycles.use_denoising = self.denoise and not label
         cycles.filter_width = LABEL_FILTER_WIDTH if label else IMAGE_FILTER_WIDTH
         scene.view_settings.view_transform = "Raw" if label else "Standard"
+        scene.view_settings.exposure = 0.0 if label else self.exposure
         scene.render.image_settings.color_depth = "16" if label else "8"
         scene.render.filepath = str(path)
         with _quiet_stdout():
@@ -623,6 +626,8 @@ class PlateScene:
             with tempfile.TemporaryDirectory(prefix="plate-render-") as tmp:
                 image = self._render_pass(Path(tmp) / "image.png", label=False)
                 mask, instances = decode_labels(self._render_pass(Path(tmp) / "label.png", label=True), labelled)
+            if sample.blur > 0:
+                image = cv2.GaussianBlur(image, (0, 0), sample.blur)
             image = add_sensor_noise(image, sample.sensor_noise, derive_seed(sample.seed, "sensor", view))
             image_id = sample.image_id(view)
             write_png(out_dir / "images" / f"{image_id}.png", image)
