@@ -40,7 +40,7 @@ def test_metrics_table_has_every_metric_of_the_test_split(run: Path):
 
 
 def test_figures_and_job_logs_are_written(run: Path):
-    for name in ("plates-examples.png", "plates-coreset.png", "plates-gallery.png"):
+    for name in ("plates-examples.png", "plates-coreset.png", "plates-gallery.png", "coverage-sweep.png"):
         assert (run / "results/figures" / name).stat().st_size > 10_000
     assert list((run / "logs/render").rglob("*.log"))
     assert list((run / "results/benchmarks/coreset_shard").rglob("*.tsv"))
@@ -53,6 +53,17 @@ def test_datasets_are_in_the_common_layout(run: Path):
     for sample_id in index["id"]:
         sample = load_sample(root, sample_id)
         assert sample.image.shape == (128, 128, 3)
+
+
+def test_study_tables_hold_the_run_and_its_provenance(run: Path):
+    assert (run / "results/tables/table2.md").read_text().startswith("Table II")
+    table1 = (run / "results/tables/table1.md").read_text()
+    assert "scratch R_PX" in table1 and "| plates " in table1
+    sources = pd.read_parquet(run / "results/tables/coreset_provenance.parquet")
+    assert sources["experiment"].tolist() == ["plates"] and sources["points"].tolist() == [64]
+    assert sources["synthetic_share"].tolist() == [100.0]
+    sweep = pd.read_parquet(run / "results/tables/coverage_sweep.parquet")
+    assert sorted(set(sweep["coverage"])) == [0, 1, 2, 3, 5, 10, 15, 20, 25, 50, 75, 100]
 
 
 def test_the_light_twin_shows_the_test_plates_under_another_light(run: Path):
@@ -104,3 +115,25 @@ def test_config_selects_the_greedy_baseline_or_augmentation(run: Path, tmp_path:
                 assert bool(h5.attrs["augment"]) is augment
                 # augmented epochs rarely settle, so training runs to max_epochs; greedy has no epochs
                 assert h5.attrs["epochs"] == (0 if method == "greedy" else 2)
+
+
+def test_fine_tuning_and_melding_experiments_build_on_the_finished_coreset(run: Path, tmp_path: Path):
+    """Two scenarios added by config: the plates coreset fine-tuned on other plates, then melded with it."""
+    workdir = shutil.copytree(run, tmp_path / "run", symlinks=True)
+    roles = {"val": "plates-val", "test": "plates-test"}
+    experiments = {
+        "plates-ft": {"pretrained": "plates", "train": ["plates-val"], **roles},
+        "plates-meld": {"meld": ["plates", "plates-ft"], "size": 32, **roles},
+    }
+    override = tmp_path / "experiments.yaml"
+    override.write_text(yaml.safe_dump({"experiments": experiments}))
+    result = snakemake(workdir, "results/coresets/plates-meld.h5", *ARGS, str(override))
+    assert result.returncode == 0, result.stderr[-5000:]
+    log = result.stdout + result.stderr
+    assert "rule finetune" in log and "rule render" not in log and "rule coreset_shard" not in log
+    with h5py.File(workdir / "results/coresets/plates-ft.h5") as h5:
+        assert h5.attrs["pretrained"] == "results/coresets/plates.h5" and h5["features"].shape[0] == 64
+        datasets = set(h5["origin"]["dataset"].astype(str))
+        assert datasets == {"plates-train", "plates-val"}  # some pretrained points kept, some replaced
+    with h5py.File(workdir / "results/coresets/plates-meld.h5") as h5:
+        assert h5["features"].shape[0] == 32 and set(h5["origin"]["dataset"].astype(str)) <= datasets

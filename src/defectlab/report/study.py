@@ -88,13 +88,20 @@ def coverage_figure(sweep: pd.DataFrame, experiment: str, labels: Mapping[str, s
         if len(curve):
             style = {"color": "black", "linewidth": 2.2} if cls == "mean" else {"color": CLASS_COLOURS[cls]}
             left.plot(
-                curve["coverage"], curve["recall"], marker="o", markersize=3, label=cls.replace("_", " "), **style
+                curve["coverage"],
+                curve["recall"],
+                marker="o",
+                markersize=3,
+                alpha=0.85,
+                label=cls.replace("_", " "),
+                **style,
             )
     left.set_title(f"{labels.get(experiment, experiment)}: per class", fontsize=10)
-    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(labels), 1)))
-    for colour, (name, label) in zip(colours, labels.items(), strict=False):
+    colours = plt.get_cmap("tab20")(np.arange(len(labels)) % 20)
+    for k, (colour, (name, label)) in enumerate(zip(colours, labels.items(), strict=True)):
         curve = sweep[(sweep["experiment"] == name) & (sweep["class"] == "mean")].sort_values("coverage")
-        right.plot(curve["coverage"], curve["recall"], color=colour, linewidth=1, label=label)
+        style = "-" if k < 10 else "--"  # halves of the scenario list apart
+        right.plot(curve["coverage"], curve["recall"], style, color=colour, linewidth=1.2, label=label)
     right.set_title("mean defect-wise recall over defect classes, every scenario", fontsize=10)
     for axis in (left, right):
         axis.set_xscale("symlog", linthresh=5)
