@@ -23,6 +23,7 @@ CLASS_COLOURS = {  # per class: defects in warm colours, impurities in cool ones
     "water_stain": (0.2, 0.55, 1.0),
     "fingerprint": (0.75, 0.35, 1.0),
     "sticker": (0.1, 0.85, 0.6),
+    "other_defect": (0.85, 0.1, 0.45),
 }
 CLASS_DETAIL_CMAP = ListedColormap([CLASS_COLOURS[c.name] for c in CLASSES])
 
