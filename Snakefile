@@ -20,6 +20,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/render.smk"
+include: "rules/download.smk"
 include: "rules/patches.smk"
 include: "rules/coreset.smk"
 include: "rules/evaluate.smk"
@@ -30,7 +31,7 @@ rule all:
     input:
         "results/tables/metrics.parquet",
         "results/tables/summary.md",
-        "results/figures/plates-gallery.png",
+        ["results/figures/plates-gallery.png"] if gallery_plate() else [],
         "results/tables/table1.md",
         "results/tables/table2.md",
         "results/figures/coverage-sweep.png",

@@ -3,8 +3,11 @@
 # Jobs import the library `defectlab` (src/) installed in their environment: `make` installs it
 # into .venv; with --software-deployment-method conda, envs/pipeline.post-deploy.sh does.
 # The workflow itself imports it to check the datasets before any job starts.
+import os
 import re
+from pathlib import Path
 
+from defectlab.data.registry import load_registry
 from defectlab.synth.plan import plan_dataset, resolve_spec
 
 ENV = "../envs/pipeline.yaml"
@@ -19,7 +22,7 @@ wildcard_constraints:
 def experiment_refs(name):
     """The experiments an experiment builds on: the one it fine-tunes, or those it melds."""
     spec = config["experiments"][name]
-    return spec.get("meld", []) + ([spec["pretrained"]] if "pretrained" in spec else [])
+    return [*spec.get("meld", []), *([spec["pretrained"]] if "pretrained" in spec else [])]
 
 
 def check_experiments():
@@ -56,9 +59,63 @@ def dataset_spec(dataset):
     return resolve_spec(dataset, config["datasets"])
 
 
+def converted(dataset):
+    """A dataset converted from real data (`source`) rather than rendered."""
+    return "source" in config["datasets"][dataset]
+
+
+def rendered_datasets():
+    return [name for name in config["datasets"] if not converted(name)]
+
+
+def datasets_pattern(converted):
+    """A wildcard regex matching exactly the converted datasets (or exactly the rendered ones)."""
+    names = [n for n in config["datasets"] if ("source" in config["datasets"][n]) == converted]
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+REGISTRY_PATH = config.get("registry", str(Path(workflow.basedir) / "config" / "registry.yaml"))
+
+
+def registry():
+    return load_registry(REGISTRY_PATH)
+
+
+def archives(entry):
+    """The archive files of a registry entry, where the download rule puts them."""
+    found = registry()
+    return [str(found.destination(entry, archive.file)) for archive in found[entry].archives]
+
+
+def check_sources():
+    """Real data that cannot be fetched here (manual, or credentials not set) and is not in place: one message."""
+    if not any(converted(name) for name in config["datasets"]):
+        return
+    found, missing = registry(), []
+    for entry in sorted({config["datasets"][n]["source"]["entry"] for n in config["datasets"] if converted(n)}):
+        item = found[entry]
+        if Path(f"resources/converted/{entry}").exists() or Path(f"resources/extracted/{entry}").exists():
+            continue
+        absent = [path for path in archives(entry) if not Path(path).exists()]
+        unset = [v for v in (item.credentials.variables if item.credentials else ()) if v not in os.environ]
+        if absent and (item.manual or unset):
+            what = f"set {' and '.join(unset)}" if unset and not item.manual else "download it by hand"
+            where = item.homepage or "see config/registry.yaml"
+            how = (item.how_to_fetch or "").strip()
+            places = " ".join(absent)
+            licence = item.licence.name or "not stated"
+            missing.append(f"- {entry} ({where}; licence: {licence}): {what}, then place {places}")
+            missing.append(f"  {how}")
+    if missing:
+        raise ValueError(os.linesep.join(["config needs real data that is not here yet:", *missing]))
+
+
+check_sources()
+
+
 def check_datasets():
-    """Plan every dataset's samples now, so a bad twin, range or count fails before any job starts."""
-    for name in config["datasets"]:
+    """Plan every rendered dataset's samples now, so a bad twin, range or count fails before any job starts."""
+    for name in rendered_datasets():
         try:
             plan_dataset(name, dataset_spec(name), config["seed"])
         except (ValueError, RuntimeError) as error:
@@ -142,3 +199,11 @@ def dataset_dir(experiment, role):
 def first_experiment():
     """The experiment whose datasets the gallery shows: the first in the config."""
     return next(iter(config["experiments"]))
+
+
+def gallery_plate():
+    """The dataset whose first plate the gallery renders: the first experiment's first rendered training
+    dataset, else any rendered training dataset; None when the config renders no training plates."""
+    spec = config["experiments"][first_experiment()]
+    candidates = [*spec.get("train", []), *(n for n in config["datasets"] if config["datasets"][n]["split"] == "train")]
+    return next((n for n in candidates if not converted(n)), None)

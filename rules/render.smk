@@ -29,6 +29,8 @@ rule dataset:
         ),
     output:
         directory("results/datasets/{dataset}"),
+    wildcard_constraints:
+        dataset=datasets_pattern(converted=False),
     log:
         "logs/dataset/{dataset}.log",
     conda:
@@ -47,7 +49,7 @@ rule plates_gallery:
             caption="../report/gallery.rst",
         ),
     params:
-        plate=lambda wildcards: config["experiments"][first_experiment()]["train"][0],
+        plate=gallery_plate(),
         datasets=config["datasets"],
         render=config["render"],
         seed=config["seed"],

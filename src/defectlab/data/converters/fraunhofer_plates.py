@@ -1,5 +1,5 @@
 """The real aluminium plates of the Sequential PatchCore study (Mao, Fulir, Garth, Gospodnetic; Fraunhofer
-ITWM; `shared/seeds/001_*.txt`) into the common layout.
+ITWM) into the common layout.
 
 What is known of the data, from the paper (Section V-A): 18 plates, 7 of them with bumps, dents and
 scratches on both sides and water stains, fingerprints and numbered stickers on one side; 12 images of

@@ -1,5 +1,5 @@
-"""The vehicle paint defects of the latent-space study (Almhaithawi et al., J. Imaging 2025;
-`shared/seeds/000_*.txt`): the Roboflow Universe project "final-year-car-paint-defect" (workspace
+"""The vehicle paint defects of the latent-space study (Almhaithawi et al., J. Imaging 2025): the Roboflow
+Universe project "final-year-car-paint-defect" (workspace
 poli-h7nww), exported as COCO JSON, into the common layout.
 
 Layout of a Roboflow "COCO JSON" export, as extracted (Roboflow's export; documented by Datumaro's
