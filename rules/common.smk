@@ -81,6 +81,15 @@ def registry():
     return load_registry(REGISTRY_PATH)
 
 
+WEIGHTS_DIR = registry().weights_dir
+
+
+def backbone_weights(wildcards):
+    """The backbone's weight file when it is a registry download (it is fetched and verified first)."""
+    weights = config["backbone"]["weights"]
+    return [weights] if Path(weights).parent == WEIGHTS_DIR else []
+
+
 def archives(entry):
     """The archive files of a registry entry, where the download rule puts them."""
     found = registry()

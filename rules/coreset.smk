@@ -4,7 +4,8 @@
 
 rule coreset_shard:
     input:
-        "results/patches/{dataset}/shard-{shard}.h5",
+        stores="results/patches/{dataset}/shard-{shard}.h5",
+        weights=backbone_weights,
     output:
         "results/coresets/{dataset}/{variant}/shard-{shard}.h5",
     wildcard_constraints:
@@ -50,6 +51,7 @@ rule finetune:
     input:
         pretrained=lambda wildcards: f"results/coresets/{config['experiments'][wildcards.experiment]['pretrained']}.h5",
         stores=finetune_stores,
+        weights=backbone_weights,
     output:
         "results/coresets/{experiment}.h5",
     wildcard_constraints:

@@ -5,6 +5,7 @@
 localrules:
     download,
     extract,
+    weights,
 
 
 rule download:
@@ -65,3 +66,16 @@ rule select_dataset:
         ENV
     script:
         "../scripts/select_dataset.py"
+
+
+rule weights:
+    output:
+        f"{WEIGHTS_DIR}/{{file}}",
+    params:
+        registry=REGISTRY_PATH,
+    log:
+        "logs/weights/{file}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/download_weights.py"

@@ -5,6 +5,7 @@ rule anomaly_maps:
     input:
         coreset="results/coresets/{experiment}.h5",
         patches="results/patches/{dataset}/shard-{shard}.h5",
+        weights=backbone_weights,
     output:
         "results/anomaly_maps/{experiment}/{dataset}/shard-{shard}.h5",
     params:

@@ -17,7 +17,7 @@ torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.coreset
 device = resolve_device(cfg["device"])
 extractor = extractor_from_config(snakemake.params.backbone, device)
-stores = [Path(snakemake.input[0])]
+stores = [Path(snakemake.input.stores)]
 seed = derive_seed(
     snakemake.params.seed, "coreset", snakemake.wildcards.dataset, snakemake.wildcards.shard
 )  # same stream both variants

@@ -156,3 +156,17 @@ def test_a_new_scenario_is_one_config_entry(tmp_path: Path):
 def test_bad_experiment_matrix_is_refused(tmp_path: Path, experiments: dict, message: str):
     roles = {"val": "plates-val", "test": "plates-test"}
     assert message in _refused(tmp_path, {"experiments": {name: {**e, **roles} for name, e in experiments.items()}})
+
+
+def test_registry_weights_are_downloaded_before_the_jobs_that_use_them(tmp_path: Path):
+    weights = tmp_path / "weights.yaml"
+    backbone = {
+        "name": "wide_resnet50_2",
+        "layers": [2, 3],
+        "weights": "resources/torch/hub/checkpoints/wide_resnet50_2-9ba9bcbe.pth",
+    }
+    weights.write_text(yaml.safe_dump({"backbone": backbone}))
+    counts, inputs = _dry_run(tmp_path, REPO / "config/tiny.yaml", weights)
+    assert counts["weights"] == 1
+    shard = inputs["results/coresets/plates-train/plain/shard-0.h5"]
+    assert shard == ["results/patches/plates-train/shard-0.h5", backbone["weights"]]
