@@ -68,20 +68,21 @@ def rendered_datasets():
     return [name for name in config["datasets"] if not converted(name)]
 
 
-def datasets_pattern(converted):
-    """A wildcard regex matching exactly the converted datasets (or exactly the rendered ones)."""
-    names = [n for n in config["datasets"] if ("source" in config["datasets"][n]) == converted]
+def names_pattern(names):
+    """A wildcard regex matching exactly these names (nothing at all for none)."""
     return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+def datasets_pattern(converted_ones):
+    """A wildcard regex matching exactly the converted datasets (or exactly the rendered ones)."""
+    return names_pattern(n for n in config["datasets"] if converted(n) == converted_ones)
 
 
 REGISTRY_PATH = config.get("registry", str(Path(workflow.basedir) / "config" / "registry.yaml"))
 
 
-def registry():
-    return load_registry(REGISTRY_PATH)
-
-
-WEIGHTS_DIR = registry().weights_dir
+REGISTRY = load_registry(REGISTRY_PATH)  # read once: rule inputs and start-up checks ask it often
+WEIGHTS_DIR = REGISTRY.weights_dir
 
 
 def backbone_weights(wildcards):
@@ -92,17 +93,16 @@ def backbone_weights(wildcards):
 
 def archives(entry):
     """The archive files of a registry entry, where the download rule puts them."""
-    found = registry()
-    return [str(found.destination(entry, archive.file)) for archive in found[entry].archives]
+    return [str(REGISTRY.destination(entry, archive.file)) for archive in REGISTRY[entry].archives]
 
 
 def check_sources():
     """Real data that cannot be fetched here (manual, or credentials not set) and is not in place: one message."""
     if not any(converted(name) for name in config["datasets"]):
         return
-    found, missing = registry(), []
+    missing = []
     for entry in sorted({config["datasets"][n]["source"]["entry"] for n in config["datasets"] if converted(n)}):
-        item = found[entry]
+        item = REGISTRY[entry]
         if Path(f"resources/converted/{entry}").exists() or Path(f"resources/extracted/{entry}").exists():
             continue
         absent = [path for path in archives(entry) if not Path(path).exists()]
@@ -176,8 +176,7 @@ def meld_inputs(wildcards):
 
 def experiments_pattern(finetuned):
     """A wildcard regex matching exactly the fine-tuned experiments (or exactly the others)."""
-    names = [n for n, e in config["experiments"].items() if ("pretrained" in e) == finetuned]
-    return "|".join(re.escape(n) for n in names) or "(?!)"
+    return names_pattern(n for n, e in config["experiments"].items() if ("pretrained" in e) == finetuned)
 
 
 def finetune_stores(wildcards):

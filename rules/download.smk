@@ -40,7 +40,7 @@ rule convert:
     output:
         directory("resources/converted/{entry}"),
     params:
-        converter=lambda wildcards: registry()[wildcards.entry].converter,
+        converter=lambda wildcards: REGISTRY[wildcards.entry].converter,
         options=lambda wildcards: config["sources"].get(wildcards.entry, {}),
     log:
         "logs/convert/{entry}.log",
@@ -56,7 +56,7 @@ rule select_dataset:
     output:
         directory("results/datasets/{dataset}"),
     wildcard_constraints:
-        dataset=datasets_pattern(converted=True),
+        dataset=datasets_pattern(converted_ones=True),
     params:
         source=lambda wildcards: config["datasets"][wildcards.dataset]["source"],
         split=lambda wildcards: config["datasets"][wildcards.dataset]["split"],

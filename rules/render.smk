@@ -30,7 +30,7 @@ rule dataset:
     output:
         directory("results/datasets/{dataset}"),
     wildcard_constraints:
-        dataset=datasets_pattern(converted=False),
+        dataset=datasets_pattern(converted_ones=False),
     log:
         "logs/dataset/{dataset}.log",
     conda:

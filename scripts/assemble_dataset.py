@@ -1,26 +1,21 @@
 """Assemble render shards into one dataset in the common layout."""
 
-import os
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from defectlab.runtime import log_to
+from defectlab.runtime import atomic_directory, log_to
 
 log_to(snakemake.log[0])
-out = Path(snakemake.output[0])
-tmp = out.with_name(f".{out.name}.tmp")
-shutil.rmtree(tmp, ignore_errors=True)
-indices = []
-for shard in map(Path, snakemake.input):
-    for folder in ("images", "masks", "instances"):
-        shutil.copytree(shard / folder, tmp / folder, dirs_exist_ok=True)
-    indices.append(pd.read_parquet(shard / "index.parquet"))
-index = pd.concat(indices, ignore_index=True).sort_values("id", ignore_index=True)
-if index["id"].duplicated().any():
-    raise ValueError(f"duplicate sample ids across shards: {index['id'][index['id'].duplicated()].tolist()}")
-index.to_parquet(tmp / "index.parquet", index=False)
+with atomic_directory(snakemake.output[0]) as tmp:
+    indices = []
+    for shard in map(Path, snakemake.input):
+        for folder in ("images", "masks", "instances"):
+            shutil.copytree(shard / folder, tmp / folder, dirs_exist_ok=True)
+        indices.append(pd.read_parquet(shard / "index.parquet"))
+    index = pd.concat(indices, ignore_index=True).sort_values("id", ignore_index=True)
+    if index["id"].duplicated().any():
+        raise ValueError(f"duplicate sample ids across shards: {index['id'][index['id'].duplicated()].tolist()}")
+    index.to_parquet(tmp / "index.parquet", index=False)
 print(f"{len(index)} samples from {len(snakemake.input)} shards")
-shutil.rmtree(out, ignore_errors=True)
-os.replace(tmp, out)
