@@ -1,18 +1,30 @@
 # defectlab: render or download datasets, cut patches, build Sequential PatchCore coresets,
 # evaluate and report. `snakemake --profile profiles/local` runs config/config.yaml.
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
+from defectlab.config import check_files, check_schema
+
 min_version("9.0")
+
+DEFAULT_CONFIG = "config/config.yaml"
+SCHEMA = str(Path(workflow.basedir) / "config/schema/config.schema.yaml")
 
 
 # config/config.yaml unless config files are given (--configfile a.yaml [b.yaml ...], merged in order):
 # a study config then stands alone instead of adding to the default run's datasets and experiments.
+# Every file is read strictly first: a syntax error or a key given twice is refused with its line.
 if not workflow.overwrite_configfiles:
+    if Path(DEFAULT_CONFIG).exists():
+        check_files([DEFAULT_CONFIG])
 
-    configfile: "config/config.yaml"
+    configfile: DEFAULT_CONFIG
 
 
-validate(config, "config/schema/config.schema.yaml", set_default=True)
+check_files(workflow.configfiles)
+check_schema(config, workflow.configfiles, SCHEMA)
+validate(config, SCHEMA, set_default=True)
 
 
 report: "report/workflow.rst"

