@@ -1,5 +1,8 @@
 """Start-up checks of the run configuration: each bad config is refused with the key, file and line named."""
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -169,9 +172,18 @@ def test_start_up_planning_is_bounded_whatever_the_count(tmp_path: Path):
 
 
 def test_the_name_rule_is_a_safe_path_component():
-    import re
-
     for name in ("plates", "plates-train.v2", "A_1"):
         assert re.fullmatch(NAME_PATTERN, name)
     for name in ("..", ".", "a/b", "a b", "", "\\x"):
         assert not re.fullmatch(NAME_PATTERN, name)
+
+
+def test_the_command_line_check_names_the_file_of_a_syntax_error(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("datasets:\n  x: {split: train\n")
+    result = subprocess.run([sys.executable, "-m", "defectlab.config", str(bad)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert f"{bad}:3:1: YAML syntax error" in result.stderr
+    good = subprocess.run([sys.executable, "-m", "defectlab.config", str(DEFAULT)], capture_output=True, text=True)
+    assert good.returncode == 0, good.stderr
+    assert "config OK" in good.stdout
