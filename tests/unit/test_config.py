@@ -187,3 +187,17 @@ def test_the_command_line_check_names_the_file_of_a_syntax_error(tmp_path: Path)
     good = subprocess.run([sys.executable, "-m", "defectlab.config", str(DEFAULT)], capture_output=True, text=True)
     assert good.returncode == 0, good.stderr
     assert "config OK" in good.stdout
+
+
+def test_validation_fills_every_default_the_jobs_read():
+    """Defaults behind a `$ref` are filled too (jobs read e.g. coreset.device without a fallback)."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    config = {
+        "datasets": {"a": {"split": "train", "count": 1}},
+        "experiments": {"e": {"train": ["a"], "val": "a", "test": "a"}},
+    }
+    validate(config, str(SCHEMA), set_default=True)
+    for section, spec in schema["properties"].items():
+        for key, value in spec.get("properties", {}).items():
+            if "default" in value:
+                assert key in config[section], f"{section}.{key}"

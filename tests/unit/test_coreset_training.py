@@ -1,10 +1,15 @@
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from coreset_reference import reference
 
+from defectlab.data.patch_store import PatchGrid, write_patch_store
 from defectlab.features.backbones import build_extractor
+from defectlab.patchcore.greedy import fit_greedy
+from defectlab.patchcore.inference import score_store
 from defectlab.patchcore.training import fit_coreset, pretrained_ids, stream, stream_origins
 
 
@@ -57,3 +62,29 @@ def test_origins_name_the_cell_centre_and_follow_pretrained_points(extractor, st
         ["ds0", "s-0", half, half],
         ["ds1", "s-0", half, half],
     ]
+
+
+@pytest.fixture(scope="module")
+def broken_extractor(extractor):
+    """The extractor with a NaN weight, as a corrupt weights file would give."""
+    broken = copy.deepcopy(extractor)
+    next(broken.parameters()).data.view(-1)[0] = float("nan")
+    return broken
+
+
+def test_nan_features_are_refused_naming_the_store_and_the_patch(broken_extractor, stores):
+    message = rf"{stores[0]}: the backbone gives NaN or inf features for patch 0 \(image s-0, x 0, y 0\)"
+    with pytest.raises(ValueError, match=message):
+        fit_coreset(broken_extractor, stores, size=4, max_epochs=1, batch_size=3, device="cpu")
+    with pytest.raises(ValueError, match=message):
+        score_store(broken_extractor, stores[0], torch.zeros(2, broken_extractor.dim), 64, 3, sigma=0)
+
+
+def test_stores_without_patches_give_no_coreset(extractor, tiny_dataset, tmp_path):
+    empty = tmp_path / "shard-0.h5"
+    write_patch_store(empty, tiny_dataset, ["s-0"], PatchGrid(32, 32), 255)  # not training: may stay empty
+    message = rf"patch stores \[{empty}\] hold no patch, so there is no feature to build a coreset from"
+    with pytest.raises(ValueError, match=message):
+        fit_coreset(extractor, [empty], size=4, max_epochs=1, batch_size=3, device="cpu")
+    with pytest.raises(ValueError, match=message):
+        fit_greedy(extractor, [empty], size=4, batch_size=3, device="cpu")

@@ -137,6 +137,7 @@ def test_an_impurity_overlapping_a_defect():
 
 
 @pytest.mark.filterwarnings("ignore:AUROC undefined")
+@pytest.mark.filterwarnings("ignore:.*the test dataset has no defect pixel")
 def test_images_without_a_defect():
     # image 0: a fingerprint only; image 1: clean
     masks = np.zeros((2, 4, 4), np.uint8)

@@ -1,11 +1,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+from layout_files import write_dataset
 from sklearn.metrics import f1_score
 
 from defectlab.metrics.defect_wise import detected, instance_coverage, recall_by_class
-from defectlab.metrics.evaluation import SplitMaps, evaluate_split, fit_split_threshold
+from defectlab.metrics.evaluation import SplitMaps, evaluate_split, fit_split_threshold, load_split
 from defectlab.metrics.pixel import auroc, class_pixel_recall, fit_threshold, precision_recall_f1
+from defectlab.patchcore.anomaly_map import write_maps
 
 
 def test_threshold_maximises_f1_on_a_hand_computed_case():
@@ -111,3 +113,61 @@ def test_validation_threshold_uses_defect_pixels_only():
     masks[0, 0, 1] = 4  # water stain, scored 0.9: a positive only if impurities were defects
     maps = np.array([[[0.6, 0.9], [0.1, 0.1]]])
     assert fit_split_threshold(_split(maps, masks, masks.astype(np.uint16))) == pytest.approx(0.6)
+
+
+def test_a_validation_dataset_without_defects_is_refused_naming_it():
+    masks = np.zeros((2, 2, 2), np.uint8)
+    masks[0, 0, 0] = 4  # a water stain is no defect
+    val = SplitMaps(["a", "b"], np.zeros((2, 2, 2), np.float32), masks, masks.astype(np.uint16), "datasets/x-val")
+    with pytest.raises(ValueError, match=r"datasets/x-val: the validation dataset has no defect pixel in its 2 images"):
+        fit_split_threshold(val)
+
+
+@pytest.mark.filterwarnings("ignore:AUROC undefined", "ignore:AUPRO undefined")
+def test_a_test_dataset_without_defects_warns_naming_it_and_keeps_nan():
+    masks = np.zeros((2, 2, 2), np.uint8)
+    test = SplitMaps(["a", "b"], np.ones((2, 2, 2), np.float32), masks, masks.astype(np.uint16), "datasets/x-test")
+    with pytest.warns(UserWarning, match=r"datasets/x-test: the test dataset has no defect pixel: pixel AUROC, image"):
+        table = evaluate_split(test, threshold=0.5)
+    rows = table[table["min_coverage"].isna()].set_index("metric")["value"]
+    assert np.isnan(rows[["pixel_auroc", "image_auroc", "aupro"]]).all()
+
+
+@pytest.fixture
+def mapped(tmp_path):
+    """A dataset of three images and the maps of its three images in one file."""
+    images = {
+        f"p-{i}": (np.full((4, 6, 3), 90, np.uint8), np.zeros((4, 6), np.uint8), np.zeros((4, 6), np.uint16))
+        for i in range(3)
+    }
+    root = write_dataset(tmp_path / "ds", images, "test")
+    write_maps(tmp_path / "m.h5", list(images), np.zeros((3, 4, 6), np.float32), {}, made_from="test")
+    return root, tmp_path / "m.h5"
+
+
+def test_load_split_reads_maps_and_masks_in_map_order(mapped):
+    root, maps = mapped
+    split = load_split([maps], root)
+    assert split.ids == ["p-0", "p-1", "p-2"] and split.masks.shape == (3, 4, 6) and split.dataset == str(root)
+
+
+def test_maps_and_index_must_agree_exactly_naming_the_files(mapped, tmp_path):
+    root, maps = mapped
+    with pytest.raises(ValueError, match=r"m.h5, .*m.h5: images \[p-0, p-1, p-2\] have more than one anomaly map"):
+        load_split([maps, maps], root)
+    write_maps(tmp_path / "two.h5", ["p-0", "p-2"], np.zeros((2, 4, 6), np.float32), {}, made_from="test")
+    with pytest.raises(ValueError, match=r"ds/index.parquet lists images \[p-1\] that have no anomaly map in .*two.h5"):
+        load_split([tmp_path / "two.h5"], root)
+    write_maps(tmp_path / "four.h5", ["p-0", "p-1", "p-2", "q"], np.zeros((4, 4, 6), np.float32), {}, made_from="t")
+    with pytest.raises(
+        ValueError, match=r"four.h5: anomaly maps of images \[q\] that .*ds/index.parquet does not list"
+    ):
+        load_split([tmp_path / "four.h5"], root)
+
+
+def test_an_index_missing_a_row_is_refused_where_evaluation_loads_the_dataset(mapped):
+    root, maps = mapped
+    index = pd.read_parquet(root / "index.parquet")
+    index[index["id"] != "p-2"].to_parquet(root / "index.parquet")
+    with pytest.raises(ValueError, match=r"ds/index.parquet: no row for \[images/p-2.png\]"):
+        load_split([maps], root)

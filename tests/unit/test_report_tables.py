@@ -41,3 +41,9 @@ def test_an_undefined_metric_shows_as_nan_instead_of_breaking_the_summary():
     table.loc[table["metric"] == "image_auroc", "value"] = float("nan")  # e.g. every test image has a defect
     lines = summary_markdown(table).splitlines()
     assert "image_auroc" in lines[2] and "nan" in lines[4] and "50" in lines[4]
+
+
+def test_rows_are_labelled_experiment_slash_dataset():
+    text = summary_markdown(_metrics("plates", 0.5))
+    assert "| plates / plates-test |" in text and "| plates / class_pixel_recall |" in text
+    assert "('" not in text

@@ -6,7 +6,7 @@ import torch
 from coreset_reference import reference
 
 from defectlab.patchcore import SequentialCoreset, meld
-from defectlab.patchcore.sequential import pairwise
+from defectlab.patchcore.sequential import MAX_SIZE, _gram_part, pairwise
 
 
 def feed(stream: np.ndarray, size: int, batch_size: int, ids: np.ndarray) -> tuple[SequentialCoreset, int]:
@@ -188,3 +188,51 @@ def test_bad_input_is_refused():
         meld([], size=4)
     with pytest.raises(ValueError, match="max_epochs"):
         meld([coreset], size=4, max_epochs=0)
+
+
+def test_a_size_whose_distance_matrix_cannot_fit_is_refused_naming_the_config_key():
+    SequentialCoreset(MAX_SIZE)  # nothing is allocated before the first vector
+    with pytest.raises(ValueError, match=r"coreset size 1000000 is above 65536: .* 7,451 GiB; lower coreset.size"):
+        SequentialCoreset(1_000_000)
+
+
+def test_storage_grows_with_the_points_held():
+    stream = streams()["gaussian"]
+    coreset = SequentialCoreset(MAX_SIZE)
+    coreset.update(torch.from_numpy(stream[:5]))
+    coreset.update(torch.from_numpy(stream[5:7]))
+    assert coreset._dist.shape == (10, 10) and coreset.count == 7  # doubled from 5, not MAX_SIZE
+    coreset.update(torch.from_numpy(stream[7:]))
+    assert coreset.count == len(stream) and coreset._dist.shape == (len(stream), len(stream))
+    np.testing.assert_array_equal(coreset.features.numpy(), stream)  # a stream smaller than the size: all kept
+
+
+@pytest.fixture
+def bf16_products():
+    """Float32 matrix products on the CPU with bf16 inputs, as a process-wide setting of another library might ask."""
+    before = torch.backends.mkldnn.matmul.fp32_precision
+    torch.backends.mkldnn.matmul.fp32_precision = "bf16"
+    yield
+    torch.backends.mkldnn.matmul.fp32_precision = before
+
+
+@pytest.mark.parametrize("name", ["float32, tiny spacing far from the origin", "wide gaussian", "gaussian"])
+def test_reduced_precision_products_leave_the_rule_exact_and_the_setting_alone(bf16_products, name):
+    stream = streams()[name]
+    ids = np.arange(len(stream))
+    points, origin, replaced = reference(stream, 16, ids)
+    coreset, count = feed(stream, 16, len(stream), ids)
+    assert np.array_equal(coreset.features.numpy(), points) and np.array_equal(coreset.origin.numpy(), origin)
+    assert count == replaced
+    assert torch.backends.mkldnn.matmul.fp32_precision == "bf16"  # read, never changed
+
+
+def test_the_screen_product_is_float32_accurate_under_reduced_precision_settings(bf16_products):
+    rng = np.random.default_rng(4)
+    rows, points = (torch.from_numpy(rng.normal(10, 1, (64, 152)).astype(np.float32)) for _ in range(2))
+    norms2 = points.square().sum(1)
+    exact = norms2.double() - 2 * rows.double() @ points.double().T
+    gram = _gram_part(norms2, rows, points)
+    assert gram.dtype == torch.float32
+    eps = torch.finfo(torch.float32).eps
+    assert ((gram.double() - exact).abs() <= 4 * eps * (norms2.double() + rows.double().square().sum(1)[:, None])).all()

@@ -42,9 +42,42 @@ def test_table1_pairs_pixel_and_defect_wise_recall_per_class(metrics):
     assert table.loc["Real", ("scratch", "R_PX")] == pytest.approx(30)
     assert table.loc["Real", ("scratch", "R_DW")] == pytest.approx(80)
     assert table.loc["Real", ("water_stain", "R_DW")] == pytest.approx(25)
-    assert np.isnan(table.loc["Real", ("sticker", "R_DW")])  # a class absent from the test set
+    assert np.isnan(table.loc["Real", ("water_stain", "R_PX")])  # a class with instances but no pixel row
     text = markdown(table, "Table I")
     assert text.startswith("Table I\n") and "scratch R_PX" in text and "80.0" in text
+
+
+def test_table1_columns_are_the_classes_of_the_test_data(metrics):
+    # the test data have scratches and water stains only: no column of the plates' other classes
+    assert table1(metrics, {"real": "Real"}).columns.get_level_values(0).unique().tolist() == ["scratch", "water_stain"]
+    # a real dataset's classes (MVTec: other_defect beside scratch), defects first, the paper's ones in its order
+    other = [
+        ("mvtec", metric, cls, 0.5, np.nan)
+        for metric in ("class_pixel_recall", "defect_wise_recall")
+        for cls in ("sticker", "other_defect", "dent", "scratch")
+    ]
+    rows = pd.concat([metrics, pd.DataFrame(other, columns=metrics.columns)], ignore_index=True)
+    table = table1(rows, {"mvtec": "MVTec", "real": "Real"})
+    classes = table.columns.get_level_values(0).unique().tolist()
+    assert classes == ["scratch", "dent", "other_defect", "water_stain", "sticker"]
+    assert table.loc["MVTec", ("other_defect", "R_DW")] == pytest.approx(50)
+    assert np.isnan(table.loc["Real", ("other_defect", "R_PX")])
+
+
+def test_experiments_sharing_a_label_keep_a_row_each(metrics):
+    labels = {"real": "Same", "synth": "Same"}
+    second, first = table2(metrics, labels), table1(metrics, labels)
+    assert second.index.tolist() == first.index.tolist() == ["Same", "Same"]
+    assert second["P_PX"].tolist() == pytest.approx([40, 20])
+    assert first[("scratch", "R_PX")].tolist() == pytest.approx([30, 15])
+
+
+def test_the_figure_refuses_an_experiment_without_sweep_rows(metrics):
+    message = (
+        r"report.sweep: experiment 'nothing' has no coverage-sweep rows; experiments with rows: \['real', 'synth'\]"
+    )
+    with pytest.raises(ValueError, match=message):
+        coverage_figure(coverage_sweep(metrics), "nothing", {"real": "Real"})
 
 
 def test_sweep_rows_are_in_percent_and_the_figure_draws(metrics):

@@ -11,14 +11,17 @@ Layout (one file per dataset x split x shard):
 """
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 
 from defectlab import __version__
 from defectlab.data.layout import load_sample
+from defectlab.data.shards import shard_slice
+from defectlab.hdf5 import open_h5
 from defectlab.runtime import atomic_output
 
 SOURCE_DTYPE = np.dtype([("image", h5py.string_dtype()), ("x", np.int32), ("y", np.int32)])
@@ -26,22 +29,89 @@ SOURCE_DTYPE = np.dtype([("image", h5py.string_dtype()), ("x", np.int32), ("y", 
 
 @dataclass(frozen=True)
 class PatchGrid:
-    """Tile geometry of the kitchen-board thesis: floor((W - P) / s) + 1 tiles per row, top-left at s * i."""
+    """Tile geometry: every pixel of the image lies in at least one tile.
+
+    Top-left corners at x = s * i for i = 0 .. floor((W - P) / s), plus a last column flush with the
+    right edge at x = W - P when W - P is not a multiple of s; rows likewise (y, H). This is the
+    kitchen-board thesis' rule for its test patches (additional patches along the right and bottom
+    edges "to ensure full coverage"), applied to the whole image. The thesis' training grid omits the
+    flush column and row, which leaves a strip of up to s - 1 pixels at the right and bottom edges in
+    no tile: defects there would never be scored. The thesis' worked example, a 3279 x 3424 region
+    with P = 224 and s = 112, has 28 + 1 columns and 29 + 1 rows, 870 positions (812 without the
+    flush ones). A stride above the patch size would leave gaps between tiles and is refused.
+    """
 
     patch_size: int
     stride: int
 
+    def __post_init__(self) -> None:
+        if self.patch_size < 1 or self.stride < 1:
+            raise ValueError(f"patches.size {self.patch_size} and patches.stride {self.stride} must be >= 1")
+        if self.stride > self.patch_size:
+            raise ValueError(
+                f"patches.stride {self.stride} is larger than patches.size {self.patch_size}: "
+                f"{self.stride - self.patch_size} pixels between neighbouring tiles would never be scored"
+            )
+
     def positions(self, height: int, width: int) -> list[tuple[int, int]]:
+        """(x, y) top-left corners, row by row."""
         if height < self.patch_size or width < self.patch_size:
             raise ValueError(f"image {height}x{width} is smaller than the patch size {self.patch_size}")
-        xs = range(0, (width - self.patch_size) // self.stride * self.stride + 1, self.stride)
-        ys = range(0, (height - self.patch_size) // self.stride * self.stride + 1, self.stride)
+        xs, ys = self._starts(width), self._starts(height)
         return [(x, y) for y in ys for x in xs]
+
+    def _starts(self, length: int) -> list[int]:
+        last = length - self.patch_size
+        starts = list(range(0, last + 1, self.stride))
+        return starts if starts[-1] == last else [*starts, last]
 
 
 def keeps(patch: np.ndarray, min_mean_intensity: float) -> bool:
     """The thesis' filter: keep a patch whose mean grey intensity is above the threshold (31 there)."""
     return float(patch.mean()) > min_mean_intensity
+
+
+def shard_images(index: pd.DataFrame, shard: int, shards: int, dataset: str | Path) -> list[str]:
+    """The sorted image ids of one patch shard; a shard without images (more shards than images) is refused."""
+    ids = shard_slice(sorted(index["id"]), shard, shards)
+    if not ids:
+        raise ValueError(
+            f"{dataset}: patches.shards = {shards} is more than its {len(index)} images, so patch shard {shard} "
+            f"would hold none; set patches.shards to at most {len(index)}"
+        )
+    return ids
+
+
+@dataclass
+class _Tiles:
+    """The kept tiles of a shard, and the brightest tile mean seen (for the message when none is kept)."""
+
+    patches: list[np.ndarray] = field(default_factory=list)
+    masks: list[np.ndarray] = field(default_factory=list)
+    instances: list[np.ndarray] = field(default_factory=list)
+    sources: list[tuple[str, int, int]] = field(default_factory=list)
+    shape: tuple[int, ...] | None = None
+    brightest: float = -np.inf
+
+
+def _cut(dataset_root: str | Path, image_ids: Sequence[str], grid: PatchGrid, min_mean_intensity: float) -> _Tiles:
+    """The tiles of every image that pass the intensity filter, in image and grid order."""
+    tiles = _Tiles()
+    p = grid.patch_size
+    for image_id in image_ids:
+        sample = load_sample(dataset_root, image_id)
+        if tiles.shape is not None and sample.image.shape != tiles.shape:
+            raise ValueError(f"{dataset_root}/{image_id}: shape {sample.image.shape} differs from {tiles.shape}")
+        tiles.shape = sample.image.shape
+        for x, y in grid.positions(*tiles.shape[:2]):
+            tile = sample.image[y : y + p, x : x + p]
+            tiles.brightest = max(tiles.brightest, float(tile.mean()))
+            if keeps(tile, min_mean_intensity):
+                tiles.patches.append(tile)
+                tiles.masks.append(sample.mask[y : y + p, x : x + p])
+                tiles.instances.append(sample.instances[y : y + p, x : x + p])
+                tiles.sources.append((image_id, x, y))
+    return tiles
 
 
 def write_patch_store(
@@ -50,41 +120,38 @@ def write_patch_store(
     image_ids: Sequence[str],
     grid: PatchGrid,
     min_mean_intensity: float,
+    training: bool = False,
 ) -> int:
-    """Cut every image into tiles, keep the bright enough ones and write them atomically; returns N kept."""
-    patches, masks, instances, sources = [], [], [], []
-    shape = None
-    for image_id in image_ids:
-        sample = load_sample(dataset_root, image_id)
-        if shape is not None and sample.image.shape != shape:
-            raise ValueError(f"{dataset_root}/{image_id}: shape {sample.image.shape} differs from {shape}")
-        shape = sample.image.shape
-        p = grid.patch_size
-        for x, y in grid.positions(*shape[:2]):
-            tile = sample.image[y : y + p, x : x + p]
-            if keeps(tile, min_mean_intensity):
-                patches.append(tile)
-                masks.append(sample.mask[y : y + p, x : x + p])
-                instances.append(sample.instances[y : y + p, x : x + p])
-                sources.append((image_id, x, y))
+    """Cut every image into tiles, keep the bright enough ones and write them atomically; returns N kept.
+
+    A training store must keep a tile: an empty one would make an empty coreset several jobs later.
+    """
+    if not image_ids:
+        raise ValueError(f"{path}: no image of {dataset_root} to cut into patches")
+    tiles = _cut(dataset_root, image_ids, grid, min_mean_intensity)
+    if training and not tiles.patches:
+        raise ValueError(
+            f"{path}: patches.min_mean_intensity = {min_mean_intensity} drops every tile of the {len(image_ids)} "
+            f"training images of {dataset_root} in this shard (the brightest tile's mean is {tiles.brightest:.1f})"
+        )
     p = grid.patch_size
-    stack = np.stack(patches) if patches else np.zeros((0, p, p, 3), np.uint8)
+    stack = np.stack(tiles.patches) if tiles.patches else np.zeros((0, p, p, 3), np.uint8)
+    masks = np.stack(tiles.masks) if tiles.masks else np.zeros((0, p, p), np.uint8)
+    instances = np.stack(tiles.instances) if tiles.instances else np.zeros((0, p, p), np.uint16)
     with atomic_output(path) as tmp, h5py.File(tmp, "w", track_order=True) as h5:
         chunks = (1, p, p, 3) if len(stack) else None
         h5.create_dataset("patches", data=stack, chunks=chunks, track_times=False)
-        h5.create_dataset("masks", data=np.stack(masks) if masks else np.zeros((0, p, p), np.uint8), track_times=False)
-        h5.create_dataset(
-            "instances", data=np.stack(instances) if instances else np.zeros((0, p, p), np.uint16), track_times=False
-        )
-        h5.create_dataset("source", data=np.array(sources, dtype=SOURCE_DTYPE), track_times=False)
+        h5.create_dataset("masks", data=masks, track_times=False)
+        h5.create_dataset("instances", data=instances, track_times=False)
+        h5.create_dataset("source", data=np.array(tiles.sources, dtype=SOURCE_DTYPE), track_times=False)
         h5.create_dataset("images", data=np.array(list(image_ids), dtype=h5py.string_dtype()), track_times=False)
         pixels = stack.reshape(-1, 3).astype(np.float64) if len(stack) else np.zeros((1, 3))
         h5.attrs.update(
             patch_size=p,
             stride=grid.stride,
             min_mean_intensity=min_mean_intensity,
-            image_height=shape[0] if shape else 0,
-            image_width=shape[1] if shape else 0,
+            image_height=tiles.shape[0],
+            image_width=tiles.shape[1],
             mean=pixels.mean(axis=0),
             std=pixels.std(axis=0),
             code_version=__version__,
@@ -103,7 +170,7 @@ class PatchBatch:
 
 def iter_patches(path: str | Path, batch_size: int) -> Iterator[PatchBatch]:
     """Read a patch store in row order, `batch_size` patches at a time, so memory stays bounded."""
-    with h5py.File(path, "r") as h5:
+    with open_h5(path) as h5:
         n = len(h5["patches"])
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
@@ -119,11 +186,11 @@ def iter_patches(path: str | Path, batch_size: int) -> Iterator[PatchBatch]:
 
 def store_attrs(path: str | Path) -> dict:
     """The attributes of a patch store (patch size, stride, image shape...)."""
-    with h5py.File(path, "r") as h5:
+    with open_h5(path) as h5:
         return dict(h5.attrs)
 
 
 def store_images(path: str | Path) -> list[str]:
     """Every image id of the shard, including images none of whose tiles were kept."""
-    with h5py.File(path, "r") as h5:
+    with open_h5(path) as h5:
         return [s.decode() if isinstance(s, bytes) else s for s in h5["images"][:]]

@@ -1,6 +1,10 @@
 """The evaluation of one experiment: threshold fitted on validation, metrics on test, as tidy rows."""
 
+import warnings
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,6 +27,7 @@ class SplitMaps:
     maps: np.ndarray  # (N, H, W) float32
     masks: np.ndarray  # (N, H, W) uint8 class index
     instances: np.ndarray  # (N, H, W) uint16
+    dataset: str = "unnamed dataset"  # named in messages: the dataset folder
 
     @property
     def defect_pixels(self) -> np.ndarray:
@@ -31,8 +36,14 @@ class SplitMaps:
 
 
 def fit_split_threshold(val: SplitMaps) -> float:
-    """The pixel threshold maximising F1 of defect pixels on the validation split."""
-    return fit_threshold(val.maps, val.defect_pixels)
+    """The pixel threshold maximising F1 of defect pixels on the validation split, which needs a defect pixel."""
+    labels = val.defect_pixels
+    if not labels.any():
+        raise ValueError(
+            f"{val.dataset}: the validation dataset has no defect pixel in its {len(val.ids)} images, so the "
+            f"F1-maximising pixel threshold is undefined; give the experiment a `val` dataset with defects"
+        )
+    return fit_threshold(val.maps, labels)
 
 
 def _row(
@@ -64,6 +75,12 @@ def evaluate_split(test: SplitMaps, threshold: float) -> pd.DataFrame:
     """
     predicted = test.maps >= threshold
     labels = test.defect_pixels
+    if not labels.any():
+        warnings.warn(
+            f"{test.dataset}: the test dataset has no defect pixel: pixel AUROC, image AUROC and AUPRO are "
+            f"undefined (NaN), pixel recall and F1 are 0",
+            stacklevel=2,
+        )
     precision, recall, f1 = precision_recall_f1(predicted, labels)
     image_labels = labels.reshape(len(labels), -1).any(axis=1)
     image_scores = test.maps.reshape(len(test.maps), -1).max(axis=1)
@@ -93,18 +110,41 @@ def evaluate_split(test: SplitMaps, threshold: float) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
-def load_split(map_paths: list[str], dataset_root: str) -> SplitMaps:
-    """Anomaly maps of a dataset with its masks, checked to cover the same images."""
-    from defectlab.data.layout import load_sample
+def load_split(map_paths: Sequence[str | Path], dataset_root: str | Path) -> SplitMaps:
+    """Anomaly maps of a dataset with its masks; the dataset's index, its folders and the maps' ids must agree
+    exactly, or an image left out of the maps would silently leave the evaluation."""
+    from defectlab.data.layout import check_files, load_sample
     from defectlab.patchcore.anomaly_map import read_maps
 
     ids, maps = read_maps(map_paths)
+    _check_ids(ids, list(check_files(dataset_root)["id"]), map_paths, Path(dataset_root) / "index.parquet")
     samples = [load_sample(dataset_root, i) for i in ids]
-    if samples and maps.shape[1:] != samples[0].mask.shape:
-        raise ValueError(f"anomaly maps {maps.shape[1:]} do not match masks {samples[0].mask.shape}")
+    if maps.shape[1:] != samples[0].mask.shape:
+        raise ValueError(
+            f"{', '.join(map(str, map_paths))}: anomaly maps {maps.shape[1:]} do not match the masks "
+            f"{samples[0].mask.shape} of {dataset_root}"
+        )
     return SplitMaps(
         ids=ids,
         maps=maps,
         masks=np.stack([s.mask for s in samples]),
         instances=np.stack([s.instances for s in samples]),
+        dataset=str(dataset_root),
     )
+
+
+def _check_ids(ids: list[str], index_ids: list[str], map_paths: Sequence[str | Path], index: Path) -> None:
+    from defectlab.data.layout import listed
+
+    files = ", ".join(map(str, map_paths))
+    if not ids:
+        raise ValueError(f"{files}: no anomaly map")
+    repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if repeated:
+        raise ValueError(f"{files}: images {listed(repeated)} have more than one anomaly map")
+    unmapped = sorted(set(index_ids) - set(ids))
+    if unmapped:
+        raise ValueError(f"{index} lists images {listed(unmapped)} that have no anomaly map in {files}")
+    unlisted = sorted(set(ids) - set(index_ids))
+    if unlisted:
+        raise ValueError(f"{files}: anomaly maps of images {listed(unlisted)} that {index} does not list")

@@ -1,24 +1,34 @@
 """Anomaly maps from patch scores: tiles reassembled into the image, upsampled and smoothed.
 
 The paper blurs with a Gaussian of standard deviation 2 and "kernel size 16"; OpenCV needs
-an odd kernel, so the kernel is 2 * round(4 * sigma) + 1 = 17 pixels for sigma = 2
-(truncated at four standard deviations, as scipy and anomalib do).
+an odd kernel, so the kernel is 2 * int(4 * sigma + 0.5) + 1 pixels, 17 for sigma = 2: the
+Gaussian truncated at four standard deviations with scipy's radius rule
+(scipy.ndimage.gaussian_filter: radius int(truncate * sigma + 0.5)), which anomalib uses too.
 """
 
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
 import cv2
+import h5py
 import numpy as np
+
+from defectlab.data.layout import listed
+from defectlab.hdf5 import open_h5
+from defectlab.runtime import atomic_output
 
 
 def gaussian_kernel_size(sigma: float) -> int:
-    """Odd kernel size that truncates the Gaussian at four standard deviations."""
-    return 2 * round(4 * sigma) + 1
+    """Odd kernel size that truncates the Gaussian at four standard deviations, rounding half up as scipy does
+    (Python's round would take 4 * sigma = 2.5 down to 2)."""
+    return 2 * int(4 * sigma + 0.5) + 1
 
 
 class MapAccumulator:
     """Per-image sums of tile score maps; overlapping tiles are averaged, uncovered pixels score 0.
 
-    Pixels never covered by a kept tile (dropped by the intensity filter: dark background)
-    keep the score 0.
+    The patch grid covers every pixel, so the only pixels no tile covers are those under tiles
+    dropped by the intensity filter (dark background): they keep the score 0.
     """
 
     def __init__(self, ids: list[str], height: int, width: int) -> None:
@@ -52,13 +62,32 @@ class MapAccumulator:
         )
 
 
-def read_maps(paths: list[str]) -> tuple[list[str], np.ndarray]:
-    """Image ids and (N, H, W) anomaly maps of several shard files, concatenated in order."""
-    import h5py
+def write_maps(
+    path: str | Path, ids: Sequence[str], maps: np.ndarray, attrs: Mapping[str, object], made_from: str
+) -> None:
+    """Write a maps file atomically; maps with NaN or inf are refused, naming what they were made from
+    (`made_from`: the coreset and patch store), since every metric of them would be NaN."""
+    finite = np.isfinite(maps).reshape(len(maps), -1).all(axis=1)
+    if not finite.all():
+        bad = [image for image, ok in zip(ids, finite, strict=True) if not ok]
+        raise ValueError(
+            f"{path}: refusing to write anomaly maps with NaN or inf values, of images {listed(bad)}; "
+            f"made from {made_from}"
+        )
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("ids", data=np.array(list(ids), dtype=h5py.string_dtype()), track_times=False)
+        h5.create_dataset("maps", data=maps, compression="gzip", track_times=False)
+        h5.attrs.update(attrs)
 
+
+def read_maps(paths: Sequence[str | Path]) -> tuple[list[str], np.ndarray]:
+    """Image ids and (N, H, W) anomaly maps of several shard files, concatenated in order; a file with NaN or
+    inf scores is refused, named."""
     ids, maps = [], []
     for path in paths:
-        with h5py.File(path, "r") as h5:
+        with open_h5(path) as h5:
             ids += [s.decode() if isinstance(s, bytes) else s for s in h5["ids"][:]]
             maps.append(h5["maps"][:])
+        if not np.isfinite(maps[-1]).all():
+            raise ValueError(f"{path}: anomaly maps hold NaN or inf; delete it and rerun the job that writes it")
     return ids, np.concatenate(maps)

@@ -79,9 +79,9 @@ def fit_greedy(
     Every feature row of the stores is held on `device` at once: the baseline's O(N x D) memory.
     The row count is known from the stores, so a too large `size` is refused before extraction.
     """
-    from defectlab.patchcore.training import store_grid, stream  # timm: kept out of `import defectlab.patchcore`
+    from defectlab.patchcore.training import stream, stream_rows  # timm: kept out of `import defectlab.patchcore`
 
-    total = sum(patches * grid * grid for grid, patches in (store_grid(s, extractor) for s in stores))
+    total = stream_rows(extractor, stores)
     _check_size(size, total)
     features = torch.empty(total, extractor.dim, device=device)
     for rows, ids in stream(extractor, stores, batch_size):

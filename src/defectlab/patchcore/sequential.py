@@ -32,6 +32,7 @@ import torch
 
 _BLOCK_ELEMENTS = 1 << 22  # float64 elements of explicit differences held at once (32 MiB)
 _SCREEN_ROWS = 4096  # stream rows screened by one matrix product; bounds the (rows, M) screen
+MAX_SIZE = 1 << 16  # the largest coreset: its M x M float64 distance matrix takes 32 GiB
 
 
 def pairwise(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -65,19 +66,27 @@ class SequentialCoreset:
     """A coreset of at most `size` vectors kept by the sequential rule, with the stream ids they came from."""
 
     def __init__(self, size: int, device: str | torch.device = "cpu") -> None:
+        """Storage grows with the points held, up to `size`: a coreset larger than its stream costs what the
+        stream holds, and a `size` whose distance matrix could not fit (above MAX_SIZE) is refused at once."""
         if size < 1:
             raise ValueError(f"coreset size must be >= 1, got {size}")
+        if size > MAX_SIZE:
+            raise ValueError(
+                f"coreset size {size} is above {MAX_SIZE}: its {size} x {size} float64 distance matrix would take "
+                f"{size * size * 8 / 2**30:,.0f} GiB; lower coreset.size (or the meld size: coreset.meld_size, "
+                f"an experiment's size)"
+            )
         self.size = size
         self.device = torch.device(device)
         self.count = 0  # rows filled
         self.seen = 0  # stream vectors fed, numbering vectors fed without ids
-        self._points: torch.Tensor | None = None  # (M, D) as fed
+        self._points: torch.Tensor | None = None  # (capacity, D) as fed
         self._screen_points = torch.empty(0)  # the points in the screening dtype
         self._norms2 = torch.empty(0)  # their squared norms
-        self._origin = torch.zeros(size, dtype=torch.int64, device=self.device)
-        self._dist = torch.full((size, size), math.inf, dtype=torch.float64, device=self.device)
-        self._row_min = torch.full((size,), math.inf, dtype=torch.float64, device=self.device)
-        self._row_arg = torch.zeros(size, dtype=torch.int64, device=self.device)
+        self._origin = torch.zeros(0, dtype=torch.int64, device=self.device)
+        self._dist = torch.full((0, 0), math.inf, dtype=torch.float64, device=self.device)
+        self._row_min = torch.full((0,), math.inf, dtype=torch.float64, device=self.device)
+        self._row_arg = torch.zeros(0, dtype=torch.int64, device=self.device)
         self._dm = math.inf
         self._victim = 0
 
@@ -120,10 +129,26 @@ class SequentialCoreset:
         )
 
     def _allocate(self, dim: int, dtype: torch.dtype) -> None:
-        self._points = torch.zeros(self.size, dim, dtype=dtype, device=self.device)
+        self._points = torch.zeros(0, dim, dtype=dtype, device=self.device)
         screen_dtype = torch.float64 if dtype == torch.float64 else torch.float32  # holds the features exactly
-        self._screen_points = torch.zeros(self.size, dim, dtype=screen_dtype, device=self.device)
-        self._norms2 = torch.zeros(self.size, dtype=screen_dtype, device=self.device)
+        self._screen_points = torch.zeros(0, dim, dtype=screen_dtype, device=self.device)
+        self._norms2 = torch.zeros(0, dtype=screen_dtype, device=self.device)
+
+    def _grow(self, needed: int) -> None:
+        """Room for `needed` points: the capacity doubles, up to `size`, so it is `size` once the coreset is full."""
+        capacity = len(self._points)
+        if needed <= capacity:
+            return
+        rows = min(self.size, max(needed, 2 * capacity))
+        self._points = _grown(self._points, rows)
+        self._screen_points = _grown(self._screen_points, rows)
+        self._norms2 = _grown(self._norms2, rows)
+        self._origin = _grown(self._origin, rows)
+        self._row_min = _grown(self._row_min, rows, math.inf)
+        self._row_arg = _grown(self._row_arg, rows)
+        dist = self._dist.new_full((rows, rows), math.inf)
+        dist[:capacity, :capacity] = self._dist
+        self._dist = dist
 
     def _ids(self, count: int, ids: torch.Tensor | None) -> torch.Tensor:
         if ids is None:
@@ -136,6 +161,7 @@ class SequentialCoreset:
     def _fill(self, rows: torch.Tensor, ids: torch.Tensor) -> None:
         """Append rows in order, with their distances to every point so far."""
         start, stop = self.count, self.count + len(rows)
+        self._grow(stop)
         self._set_point(slice(start, stop), rows, ids)
         block = pairwise(rows, self._points[:stop])
         block[:, start:stop].fill_diagonal_(math.inf)
@@ -194,6 +220,13 @@ class SequentialCoreset:
         self._refresh_min_distance()
 
 
+def _grown(tensor: torch.Tensor, rows: int, fill: float = 0) -> torch.Tensor:
+    """A copy of `tensor` with `rows` rows: its own first, then rows of `fill`."""
+    out = tensor.new_full((rows, *tensor.shape[1:]), fill)
+    out[: len(tensor)] = tensor
+    return out
+
+
 class _Screen:
     """Squared distances of a chunk of stream rows to the coreset by the Gram formula, for rejecting rows.
 
@@ -235,14 +268,22 @@ class _Screen:
 
 
 def _gram_part(point_norms2: torch.Tensor, rows: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """(rows, points) |f|^2 - 2 p.f in full IEEE precision: the screen's rounding bound fails for TF32 or bf16."""
-    precision = torch.get_float32_matmul_precision()
-    if precision != "highest":
-        torch.set_float32_matmul_precision("highest")
-    try:
+    """(rows, points) |f|^2 - 2 p.f to within the rounding of IEEE arithmetic in the rows' dtype.
+
+    The screen's rounding bound fails for the TF32 or bf16 inputs that a process-wide setting may give
+    float32 matrix products; that setting is read, never changed (changing it would reach every thread
+    of the process). Where it is reduced, the product is taken in float64, which no setting narrows,
+    and rounded back to float32: one more rounding, far inside the bound.
+    """
+    if rows.dtype != torch.float32 or _ieee_float32_products(rows.device):
         return torch.addmm(point_norms2, rows, points.T, alpha=-2)
-    finally:
-        torch.set_float32_matmul_precision(precision)
+    return torch.addmm(point_norms2.double(), rows.double(), points.double().T, alpha=-2).float()
+
+
+def _ieee_float32_products(device: torch.device) -> bool:
+    """Whether float32 matrix products on `device` take their inputs at full precision (no TF32 or bf16)."""
+    backend = {"cuda": torch.backends.cuda.matmul, "cpu": torch.backends.mkldnn.matmul}.get(device.type)
+    return backend is None or backend.fp32_precision in ("none", "ieee")
 
 
 def meld(

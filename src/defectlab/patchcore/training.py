@@ -7,13 +7,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import torch
 
-from defectlab.data.patch_store import iter_patches
+from defectlab.data.layout import listed
+from defectlab.data.patch_store import PatchBatch, iter_patches
 from defectlab.features.backbones import FeatureExtractor
+from defectlab.hdf5 import open_h5
 from defectlab.patchcore.augment import Augmentation, augment_patches
 from defectlab.patchcore.sequential import SequentialCoreset
 
@@ -31,10 +32,33 @@ def cell_features(extractor: FeatureExtractor, patches: np.ndarray) -> torch.Ten
     return extractor(patches).permute(0, 2, 3, 1).contiguous()
 
 
+def check_finite(cells: torch.Tensor, store: str | Path, batch: PatchBatch) -> None:
+    """Refuse NaN or inf feature cells, naming the store and the first patch that gave them: one such row in a
+    coreset makes every anomaly map scored against it NaN."""
+    finite = torch.isfinite(cells).flatten(1).all(1)
+    if not bool(finite.all()):
+        k = int(torch.nonzero(~finite)[0, 0])
+        raise ValueError(
+            f"{store}: the backbone gives NaN or inf features for patch {batch.start + k} "
+            f"(image {batch.images[k]}, x {batch.xs[k]}, y {batch.ys[k]}); check backbone.weights"
+        )
+
+
 def store_grid(store: Path, extractor: FeatureExtractor) -> tuple[int, int]:
     """(feature cells per patch side, patches) of a patch store."""
-    with h5py.File(store, "r") as h5:
+    with open_h5(store) as h5:
         return int(h5.attrs["patch_size"]) // extractor.stride, len(h5["patches"])
+
+
+def stream_rows(extractor: FeatureExtractor, stores: Sequence[Path]) -> int:
+    """The number of feature rows the stores stream; none at all is refused, naming the stores."""
+    total = sum(patches * grid * grid for grid, patches in (store_grid(s, extractor) for s in stores))
+    if not total:
+        raise ValueError(
+            f"patch stores {listed(map(str, stores))} hold no patch, so there is no feature to build a coreset "
+            f"from (every tile darker than patches.min_mean_intensity?)"
+        )
+    return total
 
 
 def stream(
@@ -65,6 +89,7 @@ def stream(
             if augmentation is not None:
                 images = augment_patches(images, augmentation, seed, epoch, patch_offset + batch.start)
             cells = cell_features(extractor, images)
+            check_finite(cells, store, batch)
             if cells.shape[1:3] != (grid, grid):
                 raise ValueError(f"{store}: feature grid {tuple(cells.shape[1:3])}, expected {grid}x{grid}")
             first = offset + batch.start * per_patch
@@ -93,6 +118,7 @@ def fit_coreset(
     Fine-tuning: with `pretrained` (K, D) coreset features, the coreset starts from those points,
     in order (their ids are `pretrained_ids(K)`), and the rule continues on the new stores.
     """
+    stream_rows(extractor, stores)
     coreset = SequentialCoreset(size=size, device=device)
     if pretrained is not None:
         coreset.update(pretrained.to(device), ids=pretrained_ids(len(pretrained)))
@@ -133,7 +159,7 @@ def stream_origins(
     half = extractor.stride // 2
     for store, dataset in zip(stores, datasets, strict=True):
         grid, patches = store_grid(store, extractor)
-        with h5py.File(store, "r") as h5:
+        with open_h5(store) as h5:
             source = h5["source"][:]
         for stream_id in ids[(ids >= offset) & (ids < offset + patches * grid * grid)]:
             patch, within = divmod(int(stream_id - offset), grid * grid)

@@ -15,10 +15,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from defectlab.classes import CLASSES  # noqa: E402
+from defectlab.classes import BY_NAME, CLASSES  # noqa: E402
 from defectlab.report.figures import CLASS_COLOURS  # noqa: E402
 
-TABLE1_CLASSES = ("scratch", "bump", "dent", "water_stain", "fingerprint", "sticker")  # the paper's order
+PAPER_CLASSES = ("scratch", "bump", "dent", "water_stain", "fingerprint", "sticker")  # Table I's order
+PER_CLASS_METRICS = {"R_PX": "class_pixel_recall", "R_DW": "defect_wise_recall"}
 TABLE2_METRICS = {  # column: (metric, class)
     "P_PX": ("pixel_precision", "defect"),
     "R_PX": ("pixel_recall", "defect"),
@@ -36,25 +37,40 @@ def _value(metrics: pd.DataFrame, experiment: str, metric: str, cls: str) -> flo
 
 
 def table2(metrics: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
-    """One row per experiment (in `labels` order, indexed by label), the Table II columns in percent."""
-    rows = {
-        label: {column: 100 * _value(metrics, name, *key) for column, key in TABLE2_METRICS.items()}
-        for name, label in labels.items()
-    }
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("training scenario")
+    """One row per experiment (in `labels` order, indexed by label), the Table II columns in percent.
+
+    Rows are built per experiment name, so two experiments that share a label keep a row each.
+    """
+    rows = [[100 * _value(metrics, name, *key) for key in TABLE2_METRICS.values()] for name in labels]
+    return _by_label(rows, list(TABLE2_METRICS), labels, "training scenario")
+
+
+def table1_classes(metrics: pd.DataFrame, names: Sequence[str]) -> list[str]:
+    """The classes with a per-class recall for any of the experiments `names`: those present in their test
+    data. Defects first, then impurities; the paper's classes in its order, others in class-map order."""
+    rows = metrics[metrics["experiment"].isin(names) & metrics["metric"].isin(PER_CLASS_METRICS.values())]
+    present = [name for name in set(rows["class"]) if name in BY_NAME]
+
+    def order(name: str) -> tuple[bool, int]:
+        paper = PAPER_CLASSES.index(name) if name in PAPER_CLASSES else len(PAPER_CLASSES) + BY_NAME[name].index
+        return BY_NAME[name].category != "defect", paper
+
+    return sorted(present, key=order)
 
 
 def table1(metrics: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
-    """Per-class pixel-wise (R_PX) and defect-wise (R_DW) recall in percent, two columns per class."""
-    columns = pd.MultiIndex.from_product([TABLE1_CLASSES, ["R_PX", "R_DW"]])
-    rows = {
-        label: [
-            100 * _value(metrics, name, "class_pixel_recall" if kind == "R_PX" else "defect_wise_recall", cls)
-            for cls, kind in columns
-        ]
-        for name, label in labels.items()
-    }
-    return pd.DataFrame.from_dict(rows, orient="index", columns=columns).rename_axis("trainset")
+    """Per-class pixel-wise (R_PX) and defect-wise (R_DW) recall in percent, two columns per class present in
+    the experiments' test data, one row per experiment (indexed by label)."""
+    columns = pd.MultiIndex.from_product([table1_classes(metrics, list(labels)), list(PER_CLASS_METRICS)])
+    rows = [[100 * _value(metrics, name, PER_CLASS_METRICS[kind], cls) for cls, kind in columns] for name in labels]
+    return _by_label(rows, columns, labels, "trainset")
+
+
+def _by_label(
+    rows: list[list[float]], columns: pd.Index | list[str], labels: Mapping[str, str], axis: str
+) -> pd.DataFrame:
+    """Rows in experiment order, indexed by their labels (repeated labels stay two rows)."""
+    return pd.DataFrame(rows, index=pd.Index(list(labels.values()), name=axis), columns=columns, dtype=float)
 
 
 def markdown(table: pd.DataFrame, title: str) -> str:
@@ -81,8 +97,13 @@ def coverage_sweep(metrics: pd.DataFrame) -> pd.DataFrame:
 def coverage_figure(sweep: pd.DataFrame, experiment: str, labels: Mapping[str, str]) -> plt.Figure:
     """Fig. 5 redrawn: per-class defect-wise recall of one experiment against the coverage needed (left),
     and the mean over defect classes of every experiment (right)."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     own = sweep[sweep["experiment"] == experiment]
+    if own.empty:
+        drawn = sorted(set(sweep["experiment"]))
+        raise ValueError(
+            f"report.sweep: experiment {experiment!r} has no coverage-sweep rows; experiments with rows: {drawn}"
+        )
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     for cls in [c.name for c in CLASSES[1:]] + ["mean"]:
         curve = own[own["class"] == cls].sort_values("coverage")
         if len(curve):

@@ -32,12 +32,17 @@ def summary_markdown(table: pd.DataFrame) -> str:
         "\n\n".join(
             [
                 "# Metrics on the test split [%]",
-                (100 * headline).round(1).to_markdown(),
+                _slashed(100 * headline).round(1).to_markdown(),
                 "## Per-class recall [%] (impurities: lower is better)",
-                (100 * per_class).round(1).to_markdown(),
+                _slashed(100 * per_class).round(1).to_markdown(),
                 "## Pixel thresholds (maximum F1 of defect pixels on validation)",
                 thresholds.to_markdown(index=False, floatfmt=".4f"),
             ]
         )
         + "\n"
     )
+
+
+def _slashed(table: pd.DataFrame) -> pd.DataFrame:
+    """Two-level row labels printed as "experiment / dataset" (or "/ metric") instead of a Python tuple."""
+    return table.set_axis([" / ".join(map(str, key)) for key in table.index], axis=0)
