@@ -10,6 +10,7 @@ from pathlib import Path
 
 from defectlab.config import check_config
 from defectlab.config.checks import NAME_PATTERN
+from defectlab.data.converters import categories, check_dataset_sources, check_options, source_categories
 from defectlab.data.registry import load_registry
 from defectlab.synth.plan import resolve_spec
 
@@ -80,12 +81,39 @@ def archives(entry):
     return [str(REGISTRY.destination(entry, archive.file)) for archive in REGISTRY[entry].archives]
 
 
+def dataset_entries(with_categories):
+    """A wildcard regex of the registry's convertible datasets with categories (or without)."""
+    return names_pattern(
+        e.name for e in REGISTRY if e.converter and bool(categories(e.name, REGISTRY)) == with_categories
+    )
+
+
+def options(entry):
+    """The config's converter options of a registry entry (`sources.<entry>`, checked at start-up)."""
+    return config["sources"].get(entry, {})
+
+
+def extracted(wildcards):
+    """The folder a convert job reads: its entry's extraction (the `root` option's folder in it), or one category
+    there. Extraction is a checkpoint, so a category's job depends on that category's own folder, and an edit
+    Snakemake sees there reconverts that category only."""
+    extraction = checkpoints.extract.get(entry=wildcards.entry).output[0]
+    folder = Path(extraction, options(wildcards.entry).get("root", ""))
+    return str(folder / wildcards.category) if "category" in wildcards.keys() else str(folder)
+
+
+def converted_folders(wildcards):
+    """The conversions a dataset takes its images from: one per category it names (all when none), or the
+    entry's one folder."""
+    source = config["datasets"][wildcards.dataset]["source"]
+    parts = source_categories(source, REGISTRY)
+    return [f"resources/converted/{source['entry']}/{c}" for c in parts] or [f"resources/converted/{source['entry']}"]
+
+
 def check_sources():
     """Real data, before any job: converter options and dataset sources (defectlab.data.converters), then
     data that cannot be fetched here (manual, or credentials not set) and is not in place, and the
     categories that a copy placed under resources/extracted/ lacks: one message."""
-    from defectlab.data.converters import check_dataset_sources, check_options
-
     check_options(config["sources"], REGISTRY)
     check_dataset_sources(config["datasets"], REGISTRY)
     missing = []
@@ -113,11 +141,9 @@ def check_sources():
 def absent_categories(entry):
     """The categories the config's datasets take from `entry` that are neither converted nor in the copy under
     resources/extracted/<entry>/ (extracted, or placed there by hand): a message line, or none."""
-    from defectlab.data.converters import source_categories
-
     sources = [config["datasets"][n]["source"] for n in config["datasets"] if converted(n)]
     needed = {c for s in sources if s["entry"] == entry for c in source_categories(s, REGISTRY)}
-    root = Path("resources/extracted", entry, config["sources"].get(entry, {}).get("root", ""))
+    root = Path("resources/extracted", entry, options(entry).get("root", ""))
     absent = sorted(c for c in needed if not (root / c).is_dir() and not Path("resources/converted", entry, c).is_dir())
     if not absent:
         return []

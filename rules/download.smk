@@ -1,11 +1,16 @@
-# Real data: download (local rules: they run where the network is, e.g. a login node), safe extraction,
-# conversion into the common layout, and the split a dataset of the config takes from the conversion.
+# Real data: download (local rules: they run where the network is, e.g. a login node), verified extraction,
+# conversion into the common layout (per category where the dataset has categories), and the split a
+# dataset of the config takes from the conversion.
 
 
 localrules:
     download,
     extract,
     weights,
+
+
+wildcard_constraints:
+    entry=names_pattern(e.name for e in REGISTRY if e.kind == "dataset"),
 
 
 rule download:
@@ -21,11 +26,16 @@ rule download:
         "../scripts/download.py"
 
 
-rule extract:
+# A checkpoint: a convert job's input is then the very folder it reads (one category of the extraction, see
+# `extracted`), so a copy placed under resources/extracted/<entry>/ is used as it is and an edit to one
+# category reconverts only that one. The archives are verified (size, SHA-256) first, however they got there.
+checkpoint extract:
     input:
         lambda wildcards: archives(wildcards.entry),
     output:
         directory("resources/extracted/{entry}"),
+    params:
+        registry=REGISTRY_PATH,
     log:
         "logs/extract/{entry}.log",
     conda:
@@ -34,14 +44,37 @@ rule extract:
         "../scripts/extract.py"
 
 
+# One category of an entry whose converter has categories (MVTec AD, DAGM 2007) ...
 rule convert:
     input:
-        "resources/extracted/{entry}",
+        extracted,
     output:
-        directory("resources/converted/{entry}"),
+        directory("resources/converted/{entry}/{category}"),
+    wildcard_constraints:
+        entry=dataset_entries(with_categories=True),
+        category=NAME_PATTERN,
     params:
         converter=lambda wildcards: REGISTRY[wildcards.entry].converter,
-        options=lambda wildcards: config["sources"].get(wildcards.entry, {}),
+        options=lambda wildcards: options(wildcards.entry),
+    log:
+        "logs/convert/{entry}/{category}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/convert.py"
+
+
+# ... or the whole entry, for a dataset without categories.
+rule convert_entry:
+    input:
+        extracted,
+    output:
+        directory("resources/converted/{entry}"),
+    wildcard_constraints:
+        entry=dataset_entries(with_categories=False),
+    params:
+        converter=lambda wildcards: REGISTRY[wildcards.entry].converter,
+        options=lambda wildcards: options(wildcards.entry),
     log:
         "logs/convert/{entry}.log",
     conda:
@@ -50,9 +83,10 @@ rule convert:
         "../scripts/convert.py"
 
 
+# The images of one split (and objects) of the conversions a dataset names, their indexes merged.
 rule select_dataset:
     input:
-        lambda wildcards: f"resources/converted/{config['datasets'][wildcards.dataset]['source']['entry']}",
+        converted_folders,
     output:
         directory("results/datasets/{dataset}"),
     wildcard_constraints:

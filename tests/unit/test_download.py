@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import logging
+import os
 import random
 import socket
 import traceback
@@ -18,8 +19,9 @@ from defectlab.data.download import (
     MissingCredentialError,
     fetch,
     fetch_archive,
+    verify_archive,
 )
-from defectlab.data.registry import Credentials, load_registry
+from defectlab.data.registry import Archive, Credentials, Entry, Licence, load_registry
 
 PAYLOAD = random.Random(6).randbytes(300_000)
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
@@ -316,3 +318,61 @@ def test_manual_and_credentialed_entries_explain_how_to_fetch(tmp_path, monkeypa
     placed.parent.mkdir(parents=True)
     placed.write_bytes(PAYLOAD)
     assert fetch_archive(registry["plates"], "real.zip", registry=registry, **FAST) == placed
+
+
+def _entry(file: str, **published) -> Entry:
+    archive = Archive(file=file, format="zip", urls=("https://example.org/" + file,), **published)
+    return Entry("demo", "dataset", "test", "kolektorsdd2", Licence(None, None, "unknown"), (archive,))
+
+
+def test_an_archive_placed_by_hand_with_a_wrong_checksum_is_refused_and_left_in_place(tmp_path):
+    placed = tmp_path / "demo.zip"
+    placed.write_bytes(PAYLOAD[:-1] + b"x")
+    actual = hashlib.sha256(placed.read_bytes()).hexdigest()
+    with pytest.raises(ChecksumMismatchError) as failure:
+        verify_archive(_entry("demo.zip", sha256=DIGEST, size=len(PAYLOAD)), placed)
+    message = str(failure.value)
+    assert message.startswith(f"{placed} is not the archive demo.zip of demo in config/registry.yaml:")
+    assert f"sha256: expected {DIGEST}, got {actual}" in message
+    assert "size:" not in message  # the size is right: only what differs is listed
+    assert "or delete it to download it again" in message
+    assert failure.value.bad_path == placed and placed.exists()
+
+
+def test_a_wrong_size_is_refused_with_both_sizes(tmp_path):
+    placed = tmp_path / "demo.zip"
+    placed.write_bytes(PAYLOAD[:1000])
+    with pytest.raises(ChecksumMismatchError, match=rf"size: expected {len(PAYLOAD)} bytes, got 1000 bytes"):
+        verify_archive(_entry("demo.zip", size=len(PAYLOAD)), placed)
+
+
+def test_a_verified_archive_is_not_hashed_again_until_it_changes(tmp_path):
+    """The stamp beside the file holds its SHA-256 for its size, mtime and inode: same file, no second hash."""
+    placed = tmp_path / "demo.zip"
+    placed.write_bytes(PAYLOAD)
+    entry = _entry("demo.zip", sha256=DIGEST)
+    assert verify_archive(entry, placed) == DIGEST
+    assert (tmp_path / "demo.zip.verified").is_file()
+    stat = placed.stat()
+    with open(placed, "r+b") as stream:  # same size, same inode, mtime put back: the stamp still holds
+        stream.write(b"\0")
+    os.utime(placed, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert verify_archive(entry, placed) == DIGEST  # taken from the stamp, not hashed
+    os.utime(placed, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # touched: hashed again
+    with pytest.raises(ChecksumMismatchError):
+        verify_archive(entry, placed)
+
+
+def test_a_download_leaves_the_stamp_so_extraction_does_not_hash_it_again(server, tmp_path):
+    server.serve("/demo.zip", PAYLOAD)
+    dest = fetch(server.url("/demo.zip"), tmp_path / "demo.zip", sha256=DIGEST, **FAST)
+    stamp = yaml.safe_load((tmp_path / "demo.zip.verified").read_text())
+    assert stamp["sha256"] == DIGEST and stamp["size"] == len(PAYLOAD) and stamp["mtime_ns"] == dest.stat().st_mtime_ns
+
+
+def test_an_unpinned_archive_placed_by_hand_logs_its_pin_lines(tmp_path, caplog):
+    placed = tmp_path / "demo.zip"
+    placed.write_bytes(PAYLOAD)
+    caplog.set_level(logging.WARNING, logger="defectlab.data.download")
+    assert verify_archive(_entry("demo.zip"), placed) == DIGEST
+    assert f'sha256: "{DIGEST}"' in caplog.text and f"size: {len(PAYLOAD)}" in caplog.text

@@ -7,8 +7,8 @@ import pytest
 import torchvision.models as tvm
 import yaml
 
+from defectlab.data.converters import CONVERTERS
 from defectlab.data.registry import (
-    CONVERTERS,
     DEFAULT_REGISTRY,
     Credentials,
     RegistryError,
@@ -74,7 +74,6 @@ def test_shipped_registry_has_every_study_dataset():
     registry = load_registry()
     assert set(registry.entries) >= REQUIRED
     for item in registry:
-        assert item.converter in CONVERTERS
         for archive in item.archives:
             assert archive.urls or item.manual, f"{item.name}/{archive.file} has no URL and is not manual"
         if item.manual or item.credentials:
@@ -99,7 +98,7 @@ def test_weights_match_torchvision():
     }
     for name, weights in expected.items():
         item = registry[name]
-        assert item.kind == "weights" and item.converter == "torchvision_weights"
+        assert item.kind == "weights" and item.converter is None and item.no_converter is None
         assert {a.urls[0] for a in item.archives} == {w.url for w in weights}
         for archive in item.archives:
             assert archive.format == "file"
@@ -141,10 +140,45 @@ def test_bad_sha256(tmp_path):
     assert "sha256: expected 64 hexadecimal digits" in message
 
 
+def test_every_named_converter_exists_and_the_others_say_why_not():
+    """A dataset's converter is a module of defectlab.data.converters; where there is none, the entry says why."""
+    datasets = [item for item in load_registry() if item.kind == "dataset"]
+    assert {item.name for item in datasets if item.converter is None} == {"clutch", "csem_misd"}
+    for item in datasets:
+        if item.converter is None:
+            assert item.no_converter and "layout" in item.no_converter
+        else:
+            assert item.converter in CONVERTERS and item.no_converter is None
+
+
 def test_unknown_converter(tmp_path):
     message = _broken(tmp_path, lambda e: e.update(converter="mvtec_loco"))
-    assert "entries.demo.converter: unknown converter 'mvtec_loco'" in message
+    assert "entries.demo.converter: no converter module 'mvtec_loco' in defectlab.data.converters" in message
     assert "kolektorsdd2" in message  # the known ones are listed
+
+
+def test_no_converter_needs_a_reason(tmp_path):
+    message = _broken(tmp_path, lambda e: e.update(converter=None))
+    assert "entries.demo.no_converter: converter is null: say why there is none yet" in message
+    message = _broken(tmp_path, lambda e: e.pop("converter"))
+    assert "entries.demo.converter: required" in message
+    message = _broken(tmp_path, lambda e: e.update(no_converter="not written yet"))
+    assert "entries.demo.no_converter: only with converter: null" in message
+
+
+def test_a_dataset_without_converter_loads_with_its_reason(tmp_path):
+    document = copy.deepcopy(VALID)
+    document["entries"]["demo"].update(converter=None, no_converter="Its layout is not documented.")
+    item = load_registry(_write(tmp_path, document))["demo"]
+    assert item.converter is None and item.no_converter == "Its layout is not documented."
+
+
+def test_weights_name_no_converter(tmp_path):
+    def change(e):
+        e.update(kind="weights", converter="torchvision_weights")
+        e["archives"][0]["format"] = "file"
+
+    assert "entries.demo.converter: weights are used as downloaded; leave it out" in _broken(tmp_path, change)
 
 
 def test_credentials_need_a_how_to(tmp_path):

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from snakemake.utils import update_config, validate
 
-from defectlab.config import ConfigError, ConfigFileError, check_config, check_files, check_schema, read_config_file
+from defectlab.config import check_config, check_files, check_schema, read_config_file
+from defectlab.data.converters import check_dataset_sources, check_options
 from defectlab.data.registry import DEFAULT_REGISTRY, load_registry
 
 SCHEMA = Path(__file__).resolve().parents[3] / "config" / "schema" / "config.schema.yaml"
@@ -30,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         registry = load_registry(config.get("registry", DEFAULT_REGISTRY))
         known = {a.file for e in registry if e.kind == "weights" for a in e.archives}
         warnings = check_config(config, args.files, weights_dir=registry.weights_dir, known_weights=known)
-    except (ConfigError, ConfigFileError) as error:
+        check_options(config["sources"], registry)
+        check_dataset_sources(config["datasets"], registry)
+    except ValueError as error:  # ConfigError, ConfigFileError and the real-data checks' refusals
         print(error, file=sys.stderr)
         return 1
     for warning in warnings:

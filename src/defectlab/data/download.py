@@ -7,6 +7,10 @@ are checked before `{dest}.part` is renamed to `dest`, so `dest` appears only on
 fails is moved to `{dest}.bad` and the error names the expected and actual values. Where no SHA-256 is
 published it is computed and logged with the exact YAML lines that pin it.
 
+`verify_archive` checks an archive where it lies, however it got there (downloaded, or placed by hand), before
+it is extracted. A verified file's SHA-256 is remembered in `{file}.verified`, keyed by its size, mtime and
+inode, so a multi-gigabyte archive is hashed once, not on every check.
+
 Credentials come from the environment variable a registry entry names and are sent as a header, a query
 parameter or HTTP Basic auth, to the mirror's own host only (never to a redirect target on another host).
 They are kept out of every log line, progress bar, exception and file this module writes.
@@ -14,6 +18,7 @@ They are kept out of every log line, progress bar, exception and file this modul
 
 import base64
 import hashlib
+import json
 import logging
 import os
 import re
@@ -29,10 +34,12 @@ import requests
 from tqdm import tqdm
 
 from defectlab.data.registry import Archive, Credentials, Entry, Registry, load_registry
+from defectlab.runtime import atomic_output
 
 log = logging.getLogger(__name__)
 
 REGISTRY_FILE = "config/registry.yaml"
+STAMP_SUFFIX = ".verified"
 MAX_REDIRECTS = 10
 _REDIRECTS = (301, 302, 303, 307, 308)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -69,7 +76,7 @@ class MissingCredentialError(DownloadError):
 
 
 class ChecksumMismatchError(DownloadError):
-    """The downloaded file is not the published one; it was kept aside at `bad_path`."""
+    """The file is not the published one; it is at `bad_path` (a download's is moved aside to `.bad`)."""
 
     def __init__(self, message: str, *, expected: str | None, actual: str, bad_path: Path):
         super().__init__(message)
@@ -123,9 +130,10 @@ def fetch(
                 part.unlink()  # without a checksum, bytes of two mirrors must not be mixed
             error = _fetch_mirror(session, url, part, auth, size, retries, backoff, timeout, chunk, progress)
             if error is None:
-                _verify(part, dest, sha256, sha256_prefix, size)
+                actual = _verify(part, dest, sha256, sha256_prefix, size)
                 os.replace(part, dest)
                 _fsync_directory(dest.parent)
+                _remember(dest, actual)
                 log.info("%s downloaded and verified", dest)
                 return dest
             failures.append(f"{auth.redact(url)}: {error}")
@@ -180,6 +188,33 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := stream.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def verify_archive(entry: Entry, path: str | Path) -> str:
+    """Check an archive of `entry` where it lies, before it is used: size and SHA-256 (or its published
+    prefix) where the registry gives them. A file placed by hand is checked like a download. A mismatch
+    raises ChecksumMismatchError naming the file, the expected and the actual values, and leaves the file in
+    place; where no SHA-256 is pinned, the computed one is logged with the lines that pin it. Returns the
+    file's SHA-256."""
+    path = Path(path)
+    archive = entry.archive(path.name)
+    actual_size = path.stat().st_size
+    actual = _sha256_remembered(path)
+    problems = _mismatches(actual_size, actual, archive.sha256, archive.sha256_prefix, archive.size)
+    if problems:
+        listing = "\n".join(f"  {p}" for p in problems)
+        again = ", or delete it to download it again" if archive.urls else ""
+        raise ChecksumMismatchError(
+            f"{path} is not the archive {archive.file} of {entry.name} in {REGISTRY_FILE}:\n{listing}\n"
+            f"Replace it with the published file{again}; if the publisher has changed the file, update its "
+            f"entry in {REGISTRY_FILE}.",
+            expected=archive.sha256 or archive.sha256_prefix,
+            actual=actual,
+            bad_path=path,
+        )
+    if archive.sha256 is None:
+        _log_pin(path.name, actual, actual_size)
+    return actual
 
 
 def pin_lines(sha256: str, size: int) -> str:
@@ -358,20 +393,16 @@ def _describe(error: Exception, auth: _Auth) -> str:
     return re.sub(r"\?[^\s'\"()]*", "?...", text)  # urllib3 messages repeat the full request path
 
 
-def _verify(path: Path, dest: Path, sha256: str | None, prefix: str | None, size: int | None) -> None:
-    """Check `path` (the part file, or an existing dest); on a mismatch move it to {dest}.bad and raise."""
+def _verify(path: Path, dest: Path, sha256: str | None, prefix: str | None, size: int | None) -> str:
+    """Check `path` (the part file, or an existing dest); on a mismatch move it to {dest}.bad and raise.
+    Returns its SHA-256."""
     actual_size = path.stat().st_size
-    actual = sha256_file(path)
-    problems = []
-    if size is not None and actual_size != size:
-        problems.append(f"size: expected {size} bytes, got {actual_size} bytes")
-    if sha256 is not None and actual != sha256:
-        problems.append(f"sha256: expected {sha256}, got {actual}")
-    if sha256 is None and prefix is not None and not actual.startswith(prefix):
-        problems.append(f"sha256: expected a hash starting with {prefix}, got {actual}")
+    actual = _sha256_remembered(path) if path == dest else sha256_file(path)
+    problems = _mismatches(actual_size, actual, sha256, prefix, size)
     if problems:
         bad = dest.with_name(dest.name + ".bad")
         os.replace(path, bad)
+        _stamp(dest).unlink(missing_ok=True)
         listing = "\n".join(f"  {p}" for p in problems)
         raise ChecksumMismatchError(
             f"{dest.name} failed verification:\n{listing}\n"
@@ -382,17 +413,67 @@ def _verify(path: Path, dest: Path, sha256: str | None, prefix: str | None, size
             bad_path=bad,
         )
     if sha256 is None:
-        lines = pin_lines(actual, actual_size).replace("\n", "\n    ")
-        log.warning(
-            "No SHA-256 is pinned for %s; computed from this download: sha256 %s, size %d bytes. "
-            "To pin it, set these lines on its archive (file: %s) in %s:\n    %s",
-            dest.name,
-            actual,
-            actual_size,
-            dest.name,
-            REGISTRY_FILE,
-            lines,
-        )
+        _log_pin(dest.name, actual, actual_size)
+    return actual
+
+
+def _mismatches(actual_size: int, actual: str, sha256: str | None, prefix: str | None, size: int | None) -> list[str]:
+    """How a file of `actual_size` bytes and SHA-256 `actual` differs from what is published."""
+    problems = []
+    if size is not None and actual_size != size:
+        problems.append(f"size: expected {size} bytes, got {actual_size} bytes")
+    if sha256 is not None and actual != sha256:
+        problems.append(f"sha256: expected {sha256}, got {actual}")
+    if sha256 is None and prefix is not None and not actual.startswith(prefix):
+        problems.append(f"sha256: expected a hash starting with {prefix}, got {actual}")
+    return problems
+
+
+def _log_pin(name: str, actual: str, actual_size: int) -> None:
+    lines = pin_lines(actual, actual_size).replace("\n", "\n    ")
+    log.warning(
+        "No SHA-256 is pinned for %s; computed from this file: sha256 %s, size %d bytes. "
+        "To pin it, set these lines on its archive (file: %s) in %s:\n    %s",
+        name,
+        actual,
+        actual_size,
+        name,
+        REGISTRY_FILE,
+        lines,
+    )
+
+
+def _stamp(path: Path) -> Path:
+    return path.with_name(path.name + STAMP_SUFFIX)
+
+
+def _identity(path: Path) -> dict[str, int]:
+    """What changes when a file is rewritten or replaced: size, mtime and inode."""
+    info = path.stat()
+    return {"size": info.st_size, "mtime_ns": info.st_mtime_ns, "inode": info.st_ino}
+
+
+def _sha256_remembered(path: Path) -> str:
+    """The SHA-256 of `path`, from its stamp when the file is the one the stamp describes, else computed
+    (and remembered)."""
+    try:
+        stamp = json.loads(_stamp(path).read_text(encoding="utf-8"))
+        if {k: stamp.get(k) for k in ("size", "mtime_ns", "inode")} == _identity(path):
+            return str(stamp["sha256"])
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass  # no stamp, or not a readable one: hash the file
+    actual = sha256_file(path)
+    _remember(path, actual)
+    return actual
+
+
+def _remember(path: Path, sha256: str) -> None:
+    """Write the stamp; where the folder is read-only the file is simply hashed again next time."""
+    try:
+        with atomic_output(_stamp(path)) as tmp:
+            tmp.write_text(json.dumps({**_identity(path), "sha256": sha256}), encoding="utf-8")
+    except OSError as error:
+        log.info("%s: cannot remember its SHA-256 (%s)", path, error)
 
 
 def _normalise_digest(value: str | None, what: str, *, exact: bool) -> str | None:

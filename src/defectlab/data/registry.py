@@ -3,7 +3,8 @@
 Each entry says where an artefact comes from (mirrors tried in order), how to check it (size, SHA-256 or a
 SHA-256 prefix where that is all that is published), under which licence it may be used and passed on, which
 credential it needs (an environment variable, sent as an HTTP header, a query parameter or HTTP Basic auth)
-and which converter brings it into the common dataset layout. `load_registry` validates the whole file and
+and which converter of `defectlab.data.converters` brings it into the common dataset layout (or why none does
+yet: `converter: null` with `no_converter`). `load_registry` validates the whole file and
 reports every problem at once, naming the key; nothing is downloaded here (see `defectlab.data.download`).
 """
 
@@ -15,22 +16,10 @@ from typing import Any
 
 import yaml
 
+from defectlab.data.converters import CONVERTERS
+
 DEFAULT_REGISTRY = Path(__file__).resolve().parents[3] / "config" / "registry.yaml"
 
-# The converters that bring a downloaded artefact into the common layout (defectlab.data.converters.*);
-# torchvision_weights is the no-op "converter" of weight files, which are used as downloaded.
-CONVERTERS = (
-    "mvtec_ad",
-    "kolektorsdd2",
-    "dagm2007",
-    "magnetic_tile",
-    "severstal",
-    "csem_misd",
-    "fraunhofer_plates",
-    "clutch",
-    "paint_defects",
-    "torchvision_weights",
-)
 KINDS = ("dataset", "weights")
 # "file" is an artefact used as downloaded (weights); the others are extracted with defectlab.data.extract.
 ARCHIVE_FORMATS = ("zip", "tar", "tar.gz", "tar.bz2", "tar.xz", "file")
@@ -50,6 +39,7 @@ _ENTRY_KEYS = {
     "description",
     "homepage",
     "converter",
+    "no_converter",
     "licence",
     "credentials",
     "how_to_fetch",
@@ -110,13 +100,14 @@ class Entry:
     name: str
     kind: str  # "dataset" or "weights"
     description: str
-    converter: str
+    converter: str | None  # a module of defectlab.data.converters; None for weights and not-yet-converted data
     licence: Licence
     archives: tuple[Archive, ...]
     homepage: str | None = None
     credentials: Credentials | None = None
     how_to_fetch: str | None = None
     manual: bool = False  # True: no URL can be fetched automatically; the user places the archive by hand
+    no_converter: str | None = None  # why a dataset has no converter yet (its converter is None)
 
     def archive(self, file: str | None = None) -> Archive:
         """The archive named `file`, or the only one when `file` is None."""
@@ -239,9 +230,7 @@ def _parse_entry(name: Any, raw: Any, problems: list[str]) -> Entry | None:
     _unknown_keys(raw, _ENTRY_KEYS, where, problems)
     kind = _choice(raw, "kind", KINDS, where, problems)
     description = _text(raw, "description", where, problems, required=True)
-    converter = raw.get("converter")
-    if converter not in CONVERTERS:
-        problems.append(f"{where}.converter: unknown converter {converter!r} (known: {', '.join(CONVERTERS)})")
+    converter, no_converter = _parse_converter(raw, kind, where, problems)
     homepage = _url(raw.get("homepage"), f"{where}.homepage", problems, required=False)
     licence = _parse_licence(raw.get("licence"), f"{where}.licence", problems)
     credentials = _parse_credentials(raw.get("credentials"), f"{where}.credentials", problems)
@@ -266,7 +255,33 @@ def _parse_entry(name: Any, raw: Any, problems: list[str]) -> Entry | None:
         credentials=credentials,
         how_to_fetch=how_to_fetch,
         manual=manual,
+        no_converter=no_converter,
     )
+
+
+def _parse_converter(raw: dict, kind: str, where: str, problems: list[str]) -> tuple[str | None, str | None]:
+    """A dataset names its converter, or `converter: null` with the reason in `no_converter` (so a config that
+    uses it is refused at start-up with that reason); weights are used as downloaded and name neither."""
+    converter, reason = raw.get("converter"), raw.get("no_converter")
+    if kind == "weights":
+        for key in ("converter", "no_converter"):
+            if key in raw:
+                problems.append(f"{where}.{key}: weights are used as downloaded; leave it out")
+        return None, None
+    if converter is None:
+        if "converter" not in raw:
+            problems.append(f"{where}.converter: required (a converter name, or null with no_converter: why)")
+        elif not isinstance(reason, str) or not reason.strip():
+            problems.append(f"{where}.no_converter: converter is null: say why there is none yet, and what to do")
+        return None, reason.strip() if isinstance(reason, str) else None
+    if converter not in CONVERTERS:
+        problems.append(
+            f"{where}.converter: no converter module {converter!r} in defectlab.data.converters "
+            f"(known: {', '.join(CONVERTERS)}; null with no_converter: why, where there is none yet)"
+        )
+    if reason is not None:
+        problems.append(f"{where}.no_converter: only with converter: null")
+    return converter, None
 
 
 def _parse_licence(raw: Any, where: str, problems: list[str]) -> Licence | None:

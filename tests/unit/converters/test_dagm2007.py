@@ -57,3 +57,13 @@ def test_malformed_label_row_is_an_error_naming_the_line(tmp_path, out):
     (source / "Class1/Train/Label/Labels.txt").write_text("1\n1\tyes\t0001.PNG\t0\t0\n")
     with pytest.raises(ValueError, match="Labels.txt, line 2"):
         dagm2007.convert(source, out)
+
+
+def test_each_class_converts_on_its_own_as_in_the_whole(tmp_path, out):
+    """The workflow converts Class{k} folders one at a time: same ids, rows and source paths as the whole."""
+    source = build_dagm(tmp_path / "DAGM")
+    whole = dagm2007.convert(source, out).set_index("id")
+    for k, folder in enumerate(("Class1", "Class2")):
+        part = dagm2007.convert(source / folder, tmp_path / f"part-{k}").set_index("id")
+        assert part.equals(whole[whole["object"] == folder])
+    assert part.loc["Class2-train-0001", "source"] == "Class2/Class2/Train/0001.PNG"

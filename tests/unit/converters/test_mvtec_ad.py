@@ -64,6 +64,7 @@ def test_one_category_folder_converts_on_its_own(tmp_path, out):
     build_mvtec(tmp_path / "mvtec")
     index = mvtec_ad.convert(tmp_path / "mvtec" / "tile", out)
     assert sorted(index["id"]) == ["tile-test-crack-000", "tile-train-good-000"]
+    assert sorted(index["source"]) == ["tile/test/crack/000.png", "tile/train/good/000.png"]  # as in the whole
 
 
 def test_validation_carved_from_test_keeps_ids_and_pixels(tmp_path, out):

@@ -12,7 +12,8 @@ which open `Class{k}/{Train,Test}/*.PNG` with `Label/{n}_label.PNG`):
     Class{k}/Train/Label/{nnnn}_label.PNG     binary label of a defective image
     Class{k}/Test/...                         the same for the test split
 
-A class folder may sit one level deeper (`Class1/Class1/Train`, as some archives extract). Labels.txt is
+A class folder may sit one level deeper (`Class1/Class1/Train`, as some archives extract); `source` is the
+extracted root or one Class{k} folder (the workflow converts each class on its own). Labels.txt is
 the authority: every listed image is converted, and a listed image or label file that is missing is an
 error. Splits: Train -> train, Test -> test. Ids: `{Class}-{split}-{nnnn}`. Label: the defect flag of
 Labels.txt ("1" or "0"). Instances: 8-connected components of the label.
@@ -39,8 +40,11 @@ from defectlab.data.converters.common import (
     make_id,
     write_dataset,
 )
+from defectlab.data.converters.options import CLASSES_OPTION, SPLITS_OPTION, options_schema
 
 NAME = "dagm2007"
+OPTIONS = options_schema(splits=SPLITS_OPTION, classes=CLASSES_OPTION)
+CATEGORIES = tuple(f"Class{k}" for k in range(1, 11))  # one archive and one top-level folder each
 SPLIT_FOLDERS = {"Train": "train", "Test": "test"}
 CLASS_FOLDER = re.compile(r"Class\d+")
 CLASS_MAP = ClassTable(NAME, {"defect": OTHER_DEFECT})
@@ -114,6 +118,7 @@ def convert(
     splits: Splits | Mapping | None = None,
     classes: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Convert an extracted DAGM 2007 (all Class{k} folders found) to the common layout; return the index."""
+    """Convert an extracted DAGM 2007 (all Class{k} folders found, or one) to the common layout; return the index."""
     source, table = converter_setup(source, CLASS_MAP, classes)
-    return write_dataset(plan(source, table), source, Path(out), NAME, splits)
+    root = source.parent if CLASS_FOLDER.fullmatch(source.name) else source  # `source` paths start at Class{k}
+    return write_dataset(plan(source, table), root, Path(out), NAME, splits)

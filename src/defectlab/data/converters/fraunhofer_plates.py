@@ -52,8 +52,11 @@ from defectlab.data.converters.common import (
     outline_annotation,
     write_dataset,
 )
+from defectlab.data.converters.options import CLASSES_OPTION, SPLITS_BY_GROUP_OPTION, options_schema
 
 NAME = "fraunhofer_plates"
+OPTIONS = options_schema(splits=SPLITS_BY_GROUP_OPTION, classes=CLASSES_OPTION)
+CATEGORIES: tuple[str, ...] = ()  # converted whole
 CLASS_MAP = ClassTable(
     NAME,
     {

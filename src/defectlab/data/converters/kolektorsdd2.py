@@ -33,8 +33,11 @@ from defectlab.data.converters.common import (
     require_dir,
     write_dataset,
 )
+from defectlab.data.converters.options import CLASSES_OPTION, SPLITS_OPTION, options_schema
 
 NAME = "kolektorsdd2"
+OPTIONS = options_schema(splits=SPLITS_OPTION, classes=CLASSES_OPTION)
+CATEGORIES: tuple[str, ...] = ()  # converted whole
 GT_SUFFIX = "_GT"
 CLASS_MAP = ClassTable(NAME, {"defect": OTHER_DEFECT})
 

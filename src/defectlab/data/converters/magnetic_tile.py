@@ -39,8 +39,11 @@ from defectlab.data.converters.common import (
     make_id,
     write_dataset,
 )
+from defectlab.data.converters.options import CLASSES_OPTION, SPLITS_OPTION, options_schema
 
 NAME = "magnetic_tile"
+OPTIONS = options_schema(splits=SPLITS_OPTION, classes=CLASSES_OPTION)
+CATEGORIES: tuple[str, ...] = ()  # converted whole
 PREFIX = "MT_"
 CLASS_MAP = ClassTable(
     NAME,

@@ -9,7 +9,8 @@ by anomalib's `anomalib/data/image/mvtec.py`, which pairs `test/{defect}/{n}.png
     {category}/test/{defect}/{nnn}.png               defective test images, one folder per defect type
     {category}/ground_truth/{defect}/{nnn}_mask.png  binary masks (0/255) of those
 
-`source` is the extracted root (its folders with train/ or test/ are the categories) or one category.
+`source` is the extracted root (its folders with train/ or test/ are the categories) or one category (the
+workflow converts each category on its own; the index's `source` paths still start at the category folder).
 Splits: the dataset's own train/test. Ids: `{category}-{split}-{defect}-{nnn}` (test/good/000 and
 train/good/000 both exist). Label: the defect folder name ("good" for none). Instances: 8-connected
 components of the mask.
@@ -46,8 +47,28 @@ from defectlab.data.converters.common import (
     make_id,
     write_dataset,
 )
+from defectlab.data.converters.options import CLASSES_OPTION, SPLITS_OPTION, options_schema
 
 NAME = "mvtec_ad"
+OPTIONS = options_schema(splits=SPLITS_OPTION, classes=CLASSES_OPTION)
+# The 15 categories of the archive (the dataset's readme), each a top-level folder.
+CATEGORIES = (
+    "bottle",
+    "cable",
+    "capsule",
+    "carpet",
+    "grid",
+    "hazelnut",
+    "leather",
+    "metal_nut",
+    "pill",
+    "screw",
+    "tile",
+    "toothbrush",
+    "transistor",
+    "wood",
+    "zipper",
+)
 GOOD = "good"
 SCRATCHES = ("scratch", "scratch_head", "scratch_neck")
 OTHER = (
@@ -148,4 +169,5 @@ def convert(
 ) -> pd.DataFrame:
     """Convert an extracted MVTec AD (or one category of it) to the common layout; return the index."""
     source, table = converter_setup(source, CLASS_MAP, classes)
-    return write_dataset(plan(source, table), source, Path(out), NAME, splits)
+    root = source.parent if categories(source) == [source] else source  # `source` paths start at the category
+    return write_dataset(plan(source, table), root, Path(out), NAME, splits)

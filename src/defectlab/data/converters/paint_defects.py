@@ -50,8 +50,11 @@ from defectlab.data.converters.common import (
     outline_annotation,
     write_dataset,
 )
+from defectlab.data.converters.options import CLASSES_OPTION, SPLITS_OPTION, options_schema
 
 NAME = "paint_defects"
+OPTIONS = options_schema(splits=SPLITS_OPTION, classes=CLASSES_OPTION)
+CATEGORIES: tuple[str, ...] = ()  # converted whole
 ANNOTATION_FILE = "_annotations.coco.json"
 SPLIT_FOLDERS = {"train": "train", "valid": "val", "val": "val", "test": "test"}
 BOX_TOLERANCE = 0.5  # px: a ring this close to its bounding box's corners is the box itself

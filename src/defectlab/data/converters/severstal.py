@@ -39,8 +39,11 @@ from defectlab.data.converters.common import (
     require_dir,
     write_dataset,
 )
+from defectlab.data.converters.options import CLASSES_OPTION, SPLITS_OPTION, options_schema
 
 NAME = "severstal"
+OPTIONS = options_schema(splits=SPLITS_OPTION, classes=CLASSES_OPTION)
+CATEGORIES: tuple[str, ...] = ()  # converted whole
 CLASS_MAP = ClassTable(NAME, dict.fromkeys(("1", "2", "3", "4"), OTHER_DEFECT))
 
 
