@@ -121,7 +121,8 @@ def test_unsafe_names_are_refused_before_anything_else(tmp_path: Path, name: str
             {"backbone": {"weights": "resources/torch/hub/checkpoints/mine.pth"}},
             "resources/torch/hub/checkpoints/mine.pth: not a weights file of the registry (known: mobilenet",
         ),
-        ({"coreset": {"size": 10**6}}, "coreset.size: 1000000 needs a 1000000x1000000 float64 distance matrix"),
+        ({"coreset": {"size": 10**6}}, "coreset.size: 1000000 is above 65536: its 1000000x1000000 float64 distance"),
+        ({"coreset": {"meld_size": 65537}}, "coreset.meld_size: 65537 is above 65536"),
         # report
         ({"report": {"table1": ["plates", "nope"]}}, "report.table1: names experiment 'nope', which is not"),
         ({"report": {"sweep": "nope"}}, "report.sweep: names experiment 'nope', which is not configured"),
@@ -201,3 +202,10 @@ def test_validation_fills_every_default_the_jobs_read():
         for key, value in spec.get("properties", {}).items():
             if "default" in value:
                 assert key in config[section], f"{section}.{key}"
+
+
+def test_the_start_up_coreset_bound_is_the_coresets_own():
+    from defectlab.config.checks import MAX_CORESET
+    from defectlab.patchcore.sequential import MAX_SIZE
+
+    assert MAX_CORESET == MAX_SIZE

@@ -20,6 +20,7 @@ NAME_MAX = 100
 NAME_RULE = "a letter or digit, then letters, digits, '_', '-' or '.', at most 100 characters"
 # Labels are table text (markdown cells): printable, one line, no cell separator.
 LABEL_PATTERN = r"[^\s|][^|\n\r\t]*"
+MAX_CORESET = 1 << 16  # defectlab.patchcore.sequential.MAX_SIZE, without importing torch at start-up
 PLAN_CHECKED = 256  # samples per dataset planned at start-up: every per-sample check, in bounded time
 
 
@@ -202,12 +203,16 @@ def report_problems(config: dict) -> Iterator[Problem]:
 
 
 def coreset_problems(config: dict) -> Iterator[Problem]:
-    """A coreset whose M x M distance matrix could not be held (the sequential rule keeps one)."""
-    limit = 64 * 2**30
-    for key in ("size", "meld_size"):
-        m = config["coreset"][key]
-        if 8 * m * m > limit:
-            yield ("coreset", key), f"{m} needs a {m}x{m} float64 distance matrix of {8 * m * m / 2**30:.0f} GiB"
+    """Coreset sizes whose M x M distance matrix (the sequential rule keeps one) the coreset refuses."""
+    sizes = {("coreset", key): config["coreset"][key] for key in ("size", "meld_size")}
+    sizes |= {("experiments", n, "size"): e["size"] for n, e in config["experiments"].items() if "size" in e}
+    for key, m in sizes.items():
+        if m > MAX_CORESET:
+            yield (
+                key,
+                f"{m} is above {MAX_CORESET}: its {m}x{m} float64 distance matrix would take"
+                f" {8 * m * m / 2**30:,.0f} GiB",
+            )
 
 
 def weights_problems(config: dict, weights_dir: Path, known_weights: set[str]) -> Iterator[Problem]:
