@@ -1,4 +1,4 @@
-"""What every pipeline job needs: its output in its log file, atomic outputs, a chosen device."""
+"""What every pipeline job needs: its output in its log file, atomic outputs, a chosen device, a clean exit."""
 
 import contextlib
 import os
@@ -6,6 +6,8 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+from defectlab import arrow_exit
 
 
 @contextlib.contextmanager
@@ -43,13 +45,18 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def log_to(path: str | os.PathLike) -> None:
-    """Send this process's stdout and stderr (Python and C level) to the job's log file, line-buffered."""
+    """Send this process's stdout and stderr (Python and C level) to the job's log file, line-buffered.
+
+    Every job calls this first, so it also makes the exit wait for Arrow's worker threads
+    (`defectlab.arrow_exit`): without that, a job that touched Parquet can abort after its work is done.
+    """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     log = open(path, "w", buffering=1)  # noqa: SIM115 - lives as long as the process
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
         os.dup2(log.fileno(), stream.fileno())
     sys.stdout = sys.stderr = log
+    arrow_exit.wait_at_exit()
 
 
 def resolve_device(device: str) -> str:
