@@ -1,24 +1,31 @@
-"""Seconds per rendered plate image, measured side by side in one run.
+"""Seconds per rendered plate image, the settings in interleaved rounds of one run.
 
-Each setting renders the same test plates (defects, water stains, a fingerprint, a sticker)
-in one Blender process, image and label pass included, as a render job does, and reports the
-first plate (scene built, shaders compiled) apart from the steady cost of every later plate:
+Each setting renders the same test plates (defects, water stains, a fingerprint, a sticker) in
+a Blender process of its own that builds the scene once, image and label pass included, as a
+render job does. The processes take turns, plate by plate, so a burst of load on a shared
+machine hits every setting of a round alike, and the ratio to the demo setting is taken per
+round. The first plate of a process (scene built, shaders compiled) is reported apart from the
+steady cost of the later plates (median and min-max over the rounds):
   demo      the default config: 256 x 256, 16 Cycles samples
   1024      1024 x 1024, 16 samples
   1024-hq   1024 x 1024, 64 samples with adaptive sampling and denoising
-The time to import bpy is printed too: with the first plate, what a process per plate would
-pay again for every image, and a process per shard pays once.
+The time to import bpy (once in each process) is printed too: with the first plate, what a
+process per plate would pay again for every image, and a process per shard pays once.
 
-    .venv/bin/python benchmarks/render_plates.py [--plates N]
+    .venv/bin/python benchmarks/render_plates.py [--rounds 5] [--settings demo 1024 1024-hq]
 
 The numbers are printed and written to benchmarks/results/render_plates.json.
 """
 
 import argparse
 import json
+import multiprocessing
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
+
+from timing import Spread, interleave, load
 
 from defectlab.synth.plan import plan_dataset
 
@@ -38,39 +45,76 @@ SETTINGS = {
 }
 
 
-def timings(render_cfg: dict, count: int) -> dict[str, float]:
-    """Seconds for the first plate of a process (scene build included) and per later plate (mean of `count`)."""
+def worker(connection: Connection, render_cfg: dict, count: int) -> None:
+    """One setting's Blender process: sends the seconds `import bpy` took, then renders plate k on each request k."""
+    start = time.perf_counter()
+    import bpy  # noqa: F401 - timed: the start-up a process per shard pays once
+
+    connection.send(time.perf_counter() - start)
     from defectlab.synth.plates import PlateScene
 
-    samples = plan_dataset("bench", {**SPEC, "count": count + 1}, 1)
+    samples = plan_dataset("bench", {**SPEC, "count": count}, 1)
+    scene = None
     with tempfile.TemporaryDirectory(prefix="render-bench-") as tmp:
-        start = time.perf_counter()
-        scene = PlateScene(render_cfg)
-        scene.render(samples[0], tmp)
-        first = time.perf_counter() - start
-        start = time.perf_counter()
-        for sample in samples[1:]:
-            scene.render(sample, tmp)
-        return {"first": first, "steady": (time.perf_counter() - start) / count}
+        while (index := connection.recv()) is not None:
+            if scene is None:  # built with the first plate, and timed with it
+                scene = PlateScene(render_cfg)
+            scene.render(samples[index], tmp)
+            connection.send(index)
+
+
+class Setting:
+    """The parent's end of one setting's Blender process; `render` has it render the next plate and waits."""
+
+    def __init__(self, render_cfg: dict, count: int) -> None:
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: bpy's import is timed from scratch
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=worker, args=(child, render_cfg, count), daemon=True)
+        self.process.start()
+        self.import_seconds = self.connection.recv()
+        self.plates = 0
+
+    def render(self) -> None:
+        self.connection.send(self.plates)
+        self.connection.recv()
+        self.plates += 1
+
+    def close(self) -> None:
+        self.connection.send(None)
+        self.process.join()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plates", type=int, default=4, help="plates timed per setting after the first")
+    parser.add_argument("--rounds", type=int, default=5, help="plates timed per setting after the first")
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     args = parser.parse_args()
-    start = time.perf_counter()
-    import bpy  # noqa: F401 - timed: the start-up a process per shard pays once
+    if "demo" not in args.settings:
+        parser.error("the settings are compared with demo: name it too")
+    print(f"{args.rounds} interleaved rounds after the first plates, {load()}; median (min-max) over the rounds")
+    settings = {name: Setting(SETTINGS[name], args.rounds + 1) for name in args.settings}  # started one by one
+    contenders = {name: setting.render for name, setting in settings.items()}
+    first = interleave(contenders, 1).seconds
+    steady = interleave(contenders, args.rounds)
+    for setting in settings.values():
+        setting.close()
 
-    results = {"import_bpy": time.perf_counter() - start}
-    for name, cfg in SETTINGS.items():
-        results[name] = timings(cfg, args.plates if name == "demo" else max(args.plates // 2, 1))
-    print(f"import bpy: {results['import_bpy']:.2f} s")
-    for name in SETTINGS:
-        first, steady = results[name]["first"], results[name]["steady"]
+    imports = Spread.of([setting.import_seconds for setting in settings.values()])
+    results: dict = {
+        "rounds": args.rounds,
+        "import_bpy": imports.median,
+        "import_bpy_processes": [setting.import_seconds for setting in settings.values()],
+    }
+    print(f"import bpy: {imports.text('.2f')} s (one in each of the {len(settings)} processes)")
+    for name in settings:
+        seconds, to_demo = Spread.of(steady.seconds[name]), Spread.of(steady.ratio(name, "demo"))
+        results[name] = {"first": first[name][0], **seconds.columns("steady"), "steady_rounds": steady.seconds[name]}
+        results[name] |= to_demo.columns("to_demo")
         print(
-            f"{name:>8}: {steady:6.2f} s per image, first plate of a process {first:6.2f} s "
-            f"({steady / results['demo']['steady']:.1f}x demo)"
+            f"{name:>8}: {seconds.text('.2f'):>20} s per image, first plate of a process {first[name][0]:6.2f} s, "
+            f"{to_demo.text('.1f')}x demo per round"
         )
+    print(load())
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "render_plates.json").write_text(json.dumps(results, indent=2) + "\n")
 

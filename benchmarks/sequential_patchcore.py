@@ -10,8 +10,13 @@ Parts (all by default, or name some with --parts):
   meld        K shard coresets built apart and melded, against one coreset from all the features
 
     .venv/bin/python benchmarks/sequential_patchcore.py [--parts throughput memory quality meld] [--quick]
+        [--rounds 5] [--threads N]
 
-Numbers are printed and written to benchmarks/results/, figures to benchmarks/figures/.
+The contenders of a part run in interleaved rounds (benchmarks/timing.py) with float32 matrix products
+(benchmarks/sgemm.py), the machine's limit while they ran: medians and min-max over the rounds are printed,
+ratios are taken per round. On a machine other processes load, `--threads 1`: with more, torch's threads
+wait for each other, at every small operation, on a core another process holds. Numbers are printed and
+written to benchmarks/results/ (the samples of every round to *_rounds.csv), figures to benchmarks/figures/.
 """
 
 import argparse
@@ -19,6 +24,8 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import matplotlib
@@ -28,6 +35,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+from sgemm import machine, sgemm_limits  # noqa: E402
+from timing import Rounds, Spread, divide, interleave, load  # noqa: E402
 
 from defectlab.patchcore import SequentialCoreset, coverage_radius, greedy_coreset, meld  # noqa: E402
 
@@ -65,38 +74,93 @@ def converge(stream: torch.Tensor, size: int, max_epochs: int) -> tuple[Sequenti
     return coreset, history
 
 
-def best_of(repeats: int, work) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def search_all(batches: list[torch.Tensor], search: Callable[[torch.Tensor], object]) -> None:
+    """Run a nearest-neighbour search on every batch, keeping nothing: a contender of the throughput part."""
+    for batch in batches:
+        search(batch)
 
 
-def throughput(quick: bool) -> None:
+def show(table: pd.DataFrame, key: str, columns: dict[str, tuple[str, str]]) -> None:
+    """Print `table` by `key`: each heading maps to (column, format), with the column's min-max when it has one."""
+
+    def cell(row: pd.Series, column: str, spec: str) -> str:
+        if pd.isna(row[column]):
+            return "-"
+        if f"{column}_min" in row:
+            return Spread(row[column], row[f"{column}_min"], row[f"{column}_max"]).text(spec)
+        return f"{row[column]:{spec}}"
+
+    cells = {key: table[key]} | {
+        heading: [cell(row, column, spec) for _, row in table.iterrows()] for heading, (column, spec) in columns.items()
+    }
+    print(pd.DataFrame(cells).to_string(index=False))
+
+
+def limit_rates(timed: Rounds, limits: dict[str, tuple[Callable[[], None], float]]) -> str:
+    """The sgemm rates of the rounds, median (min-max) GFLOP/s, as one line."""
+    return "; ".join(
+        f"{name}: {Spread.of(timed.rate(name, flops / 1e9)).text('.1f')} GFLOP/s" for name, (_, flops) in limits.items()
+    )
+
+
+def throughput(quick: bool, rounds: int) -> None:
     size, rows = (1024, 30_000) if quick else (2048, 100_000)
     stream = features(rows, DIM, seed=1)
     coreset, history = converge(stream, size, max_epochs=12)
     points = coreset.features
     norms2 = points.square().sum(1)
     batches = [stream[i : i + BATCH] for i in range(0, rows, BATCH)]
+    gflop = 2 * rows * size * DIM / 1e9  # each search and the screen of `update`: one (B, D) x (D, M) product
+    limits = sgemm_limits(len(batches), BATCH, DIM, size)  # that product, as often: the same flops
+    shaped, square = limits
+    update, addmm, cdist = "sequential update", "bare search: addmm + min", "bare search: cdist + min"
+    contenders = {
+        update: lambda: sum(coreset.update(b) for b in batches),
+        addmm: partial(search_all, batches, lambda b: torch.addmm(norms2, b, points.T, alpha=-2).min(1)),
+        cdist: partial(search_all, batches, lambda b: torch.cdist(b, points).min(1)),
+        **{name: work for name, (work, _) in limits.items()},
+    }
     print(f"\n## throughput: M={size}, D={DIM}, batch {BATCH}, {rows} rows; training epochs: {history}")
-    replaced = []
-    t_update = best_of(3, lambda: replaced.append(sum(coreset.update(b) for b in batches)))
-    t_matmul = best_of(3, lambda: [torch.addmm(norms2, b, points.T, alpha=-2).min(1) for b in batches])
-    t_cdist = best_of(3, lambda: [torch.cdist(b, points).min(1) for b in batches])
-    bare = min(t_matmul, t_cdist)
-    table = pd.DataFrame(
+    print(f"{rounds} interleaved rounds after a warm-up, {load()}; median (min-max) over the rounds, ratios per round")
+    timed = interleave(contenders, rounds, warmup=True)
+    shaped_rate = timed.rate(shaped, limits[shaped][1] / 1e9)
+    square_rate = timed.rate(square, limits[square][1] / 1e9)
+    table = []
+    for name in contenders:
+        work = limits[name][1] / 1e9 if name in limits else gflop
+        rate = timed.rate(name, work)
+        seconds = Spread.of(timed.seconds[name])
+        table.append(
+            {
+                "method": name,
+                **seconds.columns("seconds"),
+                "rows_per_s": np.nan if name in limits else rows / seconds.median,
+                **Spread.of(rate).columns("gflops"),
+                **Spread.of(divide(rate, shaped_rate)).columns("of_sgemm"),
+                **Spread.of(divide(rate, square_rate)).columns("of_sgemm_square"),
+            }
+        )
+    table = pd.DataFrame(table)
+    show(
+        table,
+        "method",
         {
-            "method": ["sequential update", "bare search: addmm + min", "bare search: cdist + min"],
-            "seconds": [t_update, t_matmul, t_cdist],
-            "rows_per_s": [rows / t_update, rows / t_matmul, rows / t_cdist],
-        }
+            "seconds": ("seconds", ".3f"),
+            "rows/s": ("rows_per_s", ".0f"),
+            "GFLOP/s": ("gflops", ".1f"),
+            "of sgemm, same shape": ("of_sgemm", ".2f"),
+            "of sgemm 2048^3": ("of_sgemm_square", ".2f"),
+        },
     )
-    print(table.to_string(index=False, float_format="%.3f"))
-    print(f"replacements while timing: {replaced}; update / fastest bare search throughput: {bare / t_update:.2f}")
+    bare = [min(a, c) for a, c in zip(timed.seconds[addmm], timed.seconds[cdist], strict=True)]
+    print(f"replacements while timing: {timed.values[update]}; {load()}")
+    fastest = Spread.of(divide(bare, timed.seconds[update]))
+    print(
+        f"update / fastest bare search throughput, per round: {fastest.text('.2f')}"
+        f"; update / addmm search: {Spread.of(timed.ratio(addmm, update)).text('.2f')}"
+    )
     table.to_csv(RESULTS / "throughput.csv", index=False)
+    pd.DataFrame(timed.records()).to_csv(RESULTS / "throughput_rounds.csv", index=False)
 
 
 def memory_kib(field: str) -> int:
@@ -127,24 +191,43 @@ def child(method: str, rows: int, size: int) -> None:
 
 
 def run_child(method: str, rows: int, size: int) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", method, str(rows), str(size)], capture_output=True, text=True, check=True
-    )
+    """`child` in a new process, at this process's torch thread count."""
+    command = [sys.executable, __file__, "--child", method, str(rows), str(size), str(torch.get_num_threads())]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def memory(quick: bool) -> None:
+def memory(quick: bool, rounds: int) -> None:
     size = 512 if quick else 2048
     sizes = [10_000, 30_000, 100_000] if quick else [10_000, 30_000, 100_000, 300_000, 1_000_000]
+    few = min(rounds, 2)  # greedy at N = 10^6 takes minutes a run
+    limits = sgemm_limits(10)
     print(f"\n## memory: M={size}, D={DIM}; peak resident memory of the run (above the process after its imports)")
-    rows = []
+    print(
+        f"per N, interleaved rounds of sequential, greedy and sgemm: {rounds} rounds, N >= 10^6 in {few}; "
+        f"median (min-max) over the rounds; {load()}"
+    )
+    table, runs = [], []
     for n in sizes:
-        for method in ("sequential", "greedy"):
-            result = run_child(method, n, size)
-            rows.append(result)
-            print(f"{method:<11}N={n:>9,}  {result['seconds']:8.1f} s  {result['extra_bytes'] / 2**20:9.1f} MiB")
-    table = pd.DataFrame(rows)
+        count = few if n >= 1_000_000 else rounds
+        contenders = {method: partial(run_child, method, n, size) for method in ("sequential", "greedy")}
+        timed = interleave(contenders | {name: work for name, (work, _) in limits.items()}, count)
+        seconds = {method: [run["seconds"] for run in timed.values[method]] for method in contenders}
+        for method in contenders:
+            runs += [run | {"round": i} for i, run in enumerate(timed.values[method])]
+            extra = Spread.of([run["extra_bytes"] for run in timed.values[method]])
+            table.append(
+                {"method": method, "rows": n, "rounds": count}
+                | Spread.of(seconds[method]).columns("seconds")
+                | extra.columns("extra_bytes")
+            )
+            mib = Spread(extra.median / 2**20, extra.low / 2**20, extra.high / 2**20)
+            print(f"{method:<11}N={n:>9,}  {Spread.of(seconds[method]).text('.1f'):>20} s  {mib.text('.1f'):>24} MiB")
+        ratio = Spread.of(divide(seconds["greedy"], seconds["sequential"]))
+        print(f"{'':11}greedy / sequential seconds per round {ratio.text('.2f')}; {limit_rates(timed, limits)}")
+    table = pd.DataFrame(table)
     table.to_csv(RESULTS / "memory.csv", index=False)
+    pd.DataFrame(runs).to_csv(RESULTS / "memory_rounds.csv", index=False)
     greedy = table[table["method"] == "greedy"]
     per_row = np.polyfit(greedy["rows"], greedy["extra_bytes"], 1)[0]
     fit = 24 * GIB
@@ -155,16 +238,18 @@ def memory(quick: bool) -> None:
     )
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
     for method, part in table.groupby("method", sort=False):
-        left.plot(part["rows"], part["extra_bytes"] / 2**20, marker="o", label=method)
-        right.plot(part["rows"], part["seconds"], marker="o", label=method)
+        for axis, column, scale in ((left, "extra_bytes", 2**20), (right, "seconds", 1)):
+            median = part[column] / scale
+            spread = [median - part[f"{column}_min"] / scale, part[f"{column}_max"] / scale - median]
+            axis.errorbar(part["rows"], median, yerr=spread, marker="o", capsize=3, label=method)
     left.set(xscale="log", yscale="log", xlabel="training features N", ylabel="peak memory of the run [MiB]")
     right.set(xscale="log", yscale="log", xlabel="training features N", ylabel="seconds (sequential: one epoch)")
     left.legend()
-    figure.suptitle(f"Coreset of M = {size} from N features of dimension {DIM}")
+    figure.suptitle(f"Coreset of M = {size} from N features of dimension {DIM} (median, min-max of the rounds)")
     figure.savefig(FIGURES / "memory.png", dpi=110)
 
 
-def quality(quick: bool) -> None:
+def quality(quick: bool, rounds: int) -> None:
     import yaml
     from snakemake.utils import validate
 
@@ -181,8 +266,13 @@ def quality(quick: bool) -> None:
         name: sorted((REPO / "results/patches" / name).glob("shard-*.h5"))
         for name in [*experiment["train"], experiment["val"], experiment["test"]]
     }
-    if not all(stores.values()):
-        raise SystemExit("quality: no patch stores under results/patches; run `make run` first")
+    missing = [name for name, found in stores.items() if not found]
+    if missing:
+        print(
+            f"\n## quality: skipped, no patch stores of {', '.join(missing)} under {REPO / 'results/patches'}; "
+            "this part needs the default run's results/: run `make run` first"
+        )
+        return
     torch.manual_seed(0)
     extractor = extractor_from_config(config["backbone"], "cpu")
     train = [store for name in experiment["train"] for store in stores[name]]
@@ -190,13 +280,21 @@ def quality(quick: bool) -> None:
     size, scoring = config["coreset"]["size"], config["scoring"]
     print(f"\n## quality: M={size}, {len(rows)} training features of the demo plates (D={rows.shape[1]})")
 
-    start = time.perf_counter()
-    sequential, history = converge(rows, size, max_epochs=3 if quick else 20)
-    t_sequential = time.perf_counter() - start
-    start = time.perf_counter()
-    greedy = rows[greedy_coreset(rows, size, seed=config["seed"])]
-    t_greedy = time.perf_counter() - start
-    print(f"sequential epochs: {history}")
+    limits = sgemm_limits(10)
+    contenders = {
+        "sequential": partial(converge, rows, size, max_epochs=3 if quick else 20),
+        "greedy": partial(greedy_coreset, rows, size, seed=config["seed"]),
+    }
+    timed = interleave(contenders | {name: work for name, (work, _) in limits.items()}, rounds)
+    sequential, history = timed.values["sequential"][-1]
+    greedy = rows[timed.values["greedy"][-1]]
+    print(
+        f"sequential epochs: {history}; build seconds over {rounds} interleaved rounds, median (min-max): "
+        f"sequential {Spread.of(timed.seconds['sequential']).text('.1f')}, "
+        f"greedy {Spread.of(timed.seconds['greedy']).text('.1f')}, "
+        f"greedy / sequential per round {Spread.of(timed.ratio('greedy', 'sequential')).text('.2f')}; "
+        f"{limit_rates(timed, limits)}"
+    )
 
     def split(name: str, coreset: torch.Tensor) -> SplitMaps:
         ids, maps = [], []
@@ -211,14 +309,14 @@ def quality(quick: bool) -> None:
         return SplitMaps(ids, np.concatenate(maps), masks, np.stack([s.instances for s in samples]))
 
     results = []
-    for method, coreset, seconds in (("sequential", sequential.features, t_sequential), ("greedy", greedy, t_greedy)):
+    for method, coreset in (("sequential", sequential.features), ("greedy", greedy)):
         threshold = fit_split_threshold(split(experiment["val"], coreset))
         metrics = evaluate_split(split(experiment["test"], coreset), threshold)
         pick = metrics[metrics["min_coverage"].isna()].set_index(["metric", "class"])["value"]
         results.append(
             {
                 "method": method,
-                "build_seconds": seconds,
+                **Spread.of(timed.seconds[method]).columns("build_seconds"),
                 "coverage_radius": coverage_radius(rows, coreset),
                 "min_pairwise_distance": float(torch.pdist(coreset.double()).min()),
                 "pixel_auroc": pick[("pixel_auroc", "defect")],
@@ -232,37 +330,68 @@ def quality(quick: bool) -> None:
     table.to_csv(RESULTS / "quality.csv", index=False)
 
 
-def melding(quick: bool) -> None:
+def shard_and_meld(stream: torch.Tensor, shards: int, size: int) -> dict:
+    """K shard coresets trained to convergence one after another, then melded; the seconds of each step."""
+    parts, times = [], []
+    for part in torch.chunk(stream, shards):
+        start = time.perf_counter()
+        parts.append(converge(part, size, max_epochs=20)[0])
+        times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    melded = meld(parts, size, max_epochs=20) if shards > 1 else parts[0]
+    return {"coreset": melded, "shard_seconds": times, "meld_seconds": time.perf_counter() - start}
+
+
+def melding(quick: bool, rounds: int) -> None:
     size, rows = (512, 40_000) if quick else (1024, 160_000)
     stream = features(rows, DIM, seed=3)
+    limits = sgemm_limits(10)
     print(f"\n## meld: {rows} features, M={size}; K shards built apart (epochs to convergence), then melded")
+    print(
+        f"{rounds} interleaved rounds of K = 1, 2, 4, 8, greedy and sgemm, {load()}; median (min-max) over the rounds"
+    )
+    contenders = {f"K={shards}": partial(shard_and_meld, stream, shards, size) for shards in (1, 2, 4, 8)}
+    contenders["greedy"] = partial(greedy_coreset, stream, size)
+    timed = interleave(contenders | {name: work for name, (work, _) in limits.items()}, rounds)
+    one = [sum(run["shard_seconds"]) for run in timed.values["K=1"]]  # one coreset from all the features
     results = []
-    for shards in (1, 2, 4, 8):
-        parts, times = [], []
-        for part in torch.chunk(stream, shards):
-            start = time.perf_counter()
-            parts.append(converge(part, size, max_epochs=20)[0])
-            times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        melded = meld(parts, size, max_epochs=20) if shards > 1 else parts[0]
-        t_meld = time.perf_counter() - start
+    for name in contenders:
+        if name == "greedy":
+            continue
+        runs = timed.values[name]
+        melded = runs[-1]["coreset"]
+        assert all(torch.equal(run["coreset"].features, melded.features) for run in runs), "rounds differ"
+        walls = [max(run["shard_seconds"]) + run["meld_seconds"] for run in runs]
         results.append(
-            {
-                "shards": shards,
-                "shard_seconds_sum": sum(times),
-                "wall_seconds_parallel": max(times) + t_meld,
-                "meld_seconds": t_meld,
-                "coverage_radius": coverage_radius(stream, melded.features),
-                "min_distance": melded.min_distance,
-            }
+            {"shards": len(runs[-1]["shard_seconds"])}
+            | Spread.of([sum(run["shard_seconds"]) for run in runs]).columns("shard_seconds_sum")
+            | Spread.of(walls).columns("wall_seconds_parallel")
+            | Spread.of([run["meld_seconds"] for run in runs]).columns("meld_seconds")
+            | Spread.of(divide(one, walls)).columns("speedup_parallel")
+            | {"coverage_radius": coverage_radius(stream, melded.features), "min_distance": melded.min_distance}
         )
-    start = time.perf_counter()
-    greedy = coverage_radius(stream, stream[greedy_coreset(stream, size)])
-    t_greedy = time.perf_counter() - start
+    greedy = coverage_radius(stream, stream[timed.values["greedy"][-1]])
     table = pd.DataFrame(results)
-    print(table.to_string(index=False, float_format="%.3f"))
-    print(f"greedy k-center over all features: coverage radius {greedy:.3f} in {t_greedy:.1f} s")
+    show(
+        table,
+        "shards",
+        {
+            "coverage radius": ("coverage_radius", ".3f"),
+            "d_m": ("min_distance", ".3f"),
+            "shards one after another [s]": ("shard_seconds_sum", ".1f"),
+            "in parallel, then meld [s]": ("wall_seconds_parallel", ".1f"),
+            "meld alone [s]": ("meld_seconds", ".2f"),
+            "speed-up of parallel": ("speedup_parallel", ".2f"),
+        },
+    )
+    seconds = timed.seconds["greedy"]
+    print(
+        f"greedy k-center over all features: coverage radius {greedy:.3f}, selection {Spread.of(seconds).text('.1f')} s"
+        f", {Spread.of(divide(seconds, one)).text('.2f')} x one coreset per round"
+    )
+    print(f"{limit_rates(timed, limits)}; {load()}")
     table.to_csv(RESULTS / "meld.csv", index=False)
+    pd.DataFrame(timed.records()).to_csv(RESULTS / "meld_rounds.csv", index=False)
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
     left.plot(table["shards"], table["coverage_radius"], marker="o", label="coverage radius")
     left.plot(table["shards"], table["min_distance"], marker="o", label="d_m")
@@ -271,9 +400,13 @@ def melding(quick: bool) -> None:
     left.set_xticks(table["shards"], table["shards"])
     left.minorticks_off()
     left.legend()
-    right.plot(table["shards"], table["shard_seconds_sum"], marker="o", label="all shards, one after another")
-    right.plot(table["shards"], table["wall_seconds_parallel"], marker="o", label="shards in parallel, then meld")
-    right.set(xscale="log", xlabel="shards K", ylabel="seconds")
+    for column, label in (
+        ("shard_seconds_sum", "all shards, one after another"),
+        ("wall_seconds_parallel", "shards in parallel, then meld"),
+    ):
+        spread = [table[column] - table[f"{column}_min"], table[f"{column}_max"] - table[column]]
+        right.errorbar(table["shards"], table[column], yerr=spread, marker="o", capsize=3, label=label)
+    right.set(xscale="log", xlabel="shards K", ylabel="seconds (median, min-max of the rounds)")
     right.set_xticks(table["shards"], table["shards"])
     right.minorticks_off()
     right.legend(fontsize=8)
@@ -286,17 +419,21 @@ PARTS = {"throughput": throughput, "memory": memory, "quality": quality, "meld":
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        torch.set_num_threads(int(sys.argv[5]))
         child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a check in a minute or two")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a check in a few minutes")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of each part's contenders")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads (default: all)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     FIGURES.mkdir(exist_ok=True)
     RESULTS.mkdir(exist_ok=True)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(machine())
     for part in args.parts:
-        PARTS[part](args.quick)
+        PARTS[part](args.quick, args.rounds)
 
 
 if __name__ == "__main__":
