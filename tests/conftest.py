@@ -3,24 +3,10 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-
-from defectlab.data.layout import write_png
+from layout_files import write_dataset
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def write_dataset(root: Path, images: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], split: str) -> Path:
-    """Write (image, mask, instances) triples in the common layout with an index."""
-    for sample_id, (image, mask, instances) in images.items():
-        write_png(root / "images" / f"{sample_id}.png", image)
-        write_png(root / "masks" / f"{sample_id}.png", mask)
-        write_png(root / "instances" / f"{sample_id}.png", instances)
-    pd.DataFrame(
-        {"id": list(images), "split": split, "object": "plate", "view": 0, "light": "hex", "seed": range(len(images))}
-    ).to_parquet(root / "index.parquet")
-    return root
 
 
 @pytest.fixture
