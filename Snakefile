@@ -22,8 +22,8 @@ if not workflow.overwrite_configfiles:
     configfile: DEFAULT_CONFIG
 
 
-check_files(workflow.configfiles)
-check_schema(config, workflow.configfiles, SCHEMA)
+CONFIG_KEYS = check_files(workflow.configfiles)  # where each key was given, for the later checks' messages
+check_schema(config, CONFIG_KEYS, SCHEMA)
 validate(config, SCHEMA, set_default=True)
 
 

@@ -59,7 +59,7 @@ def check_settings():
     known_weights = {a.file for e in REGISTRY if e.kind == "weights" for a in e.archives}
     for warning in check_config(
         config,
-        workflow.configfiles,
+        CONFIG_KEYS,
         weights_dir=WEIGHTS_DIR,
         known_weights=known_weights,
         backbone=workflow.is_main_process,

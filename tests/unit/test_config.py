@@ -26,13 +26,13 @@ def run_checks(tmp_path: Path, override: dict | str) -> list[str]:
     extra = tmp_path / "override.yaml"
     extra.write_text(override if isinstance(override, str) else yaml.safe_dump(override, sort_keys=False))
     files = [DEFAULT, extra]
-    check_files(files)
+    where = check_files(files)
     config: dict = {}
     for path in files:
         update_config(config, yaml.safe_load(path.read_text()) or {})
-    check_schema(config, files, SCHEMA)
+    check_schema(config, where, SCHEMA)
     validate(config, str(SCHEMA), set_default=True)
-    return check_config(config, files, weights_dir=REGISTRY.weights_dir, known_weights=KNOWN_WEIGHTS)
+    return check_config(config, where, weights_dir=REGISTRY.weights_dir, known_weights=KNOWN_WEIGHTS)
 
 
 def refusal(tmp_path: Path, override: dict | str) -> str:

@@ -1,18 +1,20 @@
 """The run configuration checked at start-up: files read strictly, the schema, then checks across keys.
 
-    check_files(paths)                      syntax errors and repeated keys, with file, line and column
-    check_schema(config, paths, schema)     names, then the schema (strict integers), one line per error
-    check_config(config, paths, ...)        what the schema cannot say (names, twins, tiles, backbone, report)
+    where = check_files(paths)              syntax errors and repeated keys, with file, line and column
+    check_schema(config, where, schema)     names, then the schema (strict integers), one line per error
+    check_config(config, where, ...)        what the schema cannot say (names, twins, tiles, backbone, report)
+
+`where` (each key's `file:line`, from reading the files once) lets every later message point at the line.
 
 Every refusal is a `ConfigError` whose message has one line per problem, `file:line: key: what`.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from defectlab.config import checks
 from defectlab.config.schema import ConfigError, locate, schema_errors
-from defectlab.config.yaml_files import ConfigFileError, KeyPath, locate_keys, read_config_file
+from defectlab.config.yaml_files import ConfigFileError, KeyPath, Location, locate_keys, read_config_file
 
 __all__ = ["ConfigError", "ConfigFileError", "check_config", "check_files", "check_schema", "read_config_file"]
 
@@ -22,22 +24,21 @@ def _refuse(lines: list[str]) -> None:
         raise ConfigError("\n".join(["config refused:", *(f"  {line}" for line in lines)]))
 
 
-def check_files(paths: Iterable[str | Path]) -> None:
-    """Each config file is YAML holding a mapping, with no key given twice."""
-    for path in paths:
-        read_config_file(path)
+def check_files(paths: Iterable[str | Path]) -> dict[KeyPath, Location]:
+    """Each config file is YAML holding a mapping, with no key given twice; returns where each key was given
+    (the last file that gives it)."""
+    return locate_keys(paths)
 
 
-def check_schema(config: dict, paths: Iterable[str | Path], schema: str | Path) -> None:
+def check_schema(config: dict, where: Mapping[KeyPath, Location], schema: str | Path) -> None:
     """Safe names first (a bad name must never reach a path), then the JSON Schema."""
-    where = locate_keys(paths)
     _refuse([f"{locate(key, where, shown=key[:1])}: {message}" for key, message in checks.name_problems(config)])
     _refuse(schema_errors(config, schema, where))
 
 
 def check_config(
     config: dict,
-    paths: Iterable[str | Path],
+    where: Mapping[KeyPath, Location],
     *,
     weights_dir: Path,
     known_weights: set[str],
@@ -48,7 +49,6 @@ def check_config(
     `backbone` builds the backbone on the meta device to check layers, stride and weights (imports
     torch: the main Snakemake process does it once, jobs need not).
     """
-    where = locate_keys(paths)
     _refuse(
         [f"{locate(key, where)}: {message}" for key, message in _problems(config, weights_dir, known_weights, backbone)]
     )

@@ -22,15 +22,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path, help="config files, later ones overriding earlier ones")
     args = parser.parse_args(argv)
     try:
-        check_files(args.files)
+        where = check_files(args.files)
         config: dict = {}
         for path in args.files:
             update_config(config, read_config_file(path)[0])
-        check_schema(config, args.files, SCHEMA)
+        check_schema(config, where, SCHEMA)
         validate(config, str(SCHEMA), set_default=True)
         registry = load_registry(config.get("registry", DEFAULT_REGISTRY))
         known = {a.file for e in registry if e.kind == "weights" for a in e.archives}
-        warnings = check_config(config, args.files, weights_dir=registry.weights_dir, known_weights=known)
+        warnings = check_config(config, where, weights_dir=registry.weights_dir, known_weights=known)
         check_options(config["sources"], registry)
         check_dataset_sources(config["datasets"], registry)
     except ValueError as error:  # ConfigError, ConfigFileError and the real-data checks' refusals
