@@ -63,9 +63,10 @@ def fingerprint(settings: Mapping[str, Any]) -> str:
 
 def flatten(settings: Any, prefix: str = "") -> dict[str, Any]:
     """Nested settings as {"a.b.c": value}, to name the keys two configurations differ in."""
-    if isinstance(settings, dict):
+    if isinstance(settings, dict | list) and settings:
         flat: dict[str, Any] = {}
-        for key, value in settings.items():
+        items = settings.items() if isinstance(settings, dict) else enumerate(settings)
+        for key, value in items:
             flat.update(flatten(value, f"{prefix}{key}."))
         return flat
     return {prefix[:-1]: settings}

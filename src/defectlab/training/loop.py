@@ -11,6 +11,7 @@ killed job rerun with the same arguments ends with the same bytes as a run that 
 
 import json
 import math
+import platform
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -25,6 +26,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader
 
 from defectlab.runtime import resolve_device
+from defectlab.seeds import derive_seed
 from defectlab.training import checkpoint as files
 from defectlab.training.data import BatchSource, to_device
 from defectlab.training.early_stopping import EarlyStopping
@@ -92,6 +94,22 @@ def device_of(device: str) -> torch.device:
     return chosen
 
 
+def device_name(device: torch.device) -> str:
+    """What the device is: the GPU's name, or the CPU's architecture and thread count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def optimizer_settings(optimizer: Optimizer) -> dict[str, Any]:
+    """An optimiser's class and the hyperparameters of each parameter group (with its size), for the fingerprint."""
+    groups = [
+        {**{k: v for k, v in group.items() if k != "params"}, "params": sum(p.numel() for p in group["params"])}
+        for group in optimizer.param_groups
+    ]
+    return {"class": type(optimizer).__qualname__, "param_groups": groups}
+
+
 def train(
     model: nn.Module | Mapping[str, nn.Module],
     optimizer: Optimizer | Mapping[str, Optimizer],
@@ -130,7 +148,10 @@ def train(
       `checkpoint_path(output)`). A checkpoint from other settings is refused: `settings` (the model family's
       configuration) is part of the fingerprint, with the loop's settings, the modules' parameter shapes and
       initial weights, and the optimisers' classes and defaults.
-    - `device`: "auto", "cpu", "cuda" or "cuda:N" (`runtime.resolve_device`).
+    - `device`: "auto", "cpu", "cuda" or "cuda:N" (`runtime.resolve_device`). The loop moves the modules there
+      (their parameters stay the same objects, so optimisers built before still hold them) and each batch.
+
+    Bit-identical resume on the CPU assumes the same torch build and thread count (the record names both).
     """
     for name, value in (
         ("steps", steps),
@@ -173,8 +194,8 @@ def train(
             for name, m in models.items()
         },
         "initial_weights": files.weights_digest(models),
-        "optimizers": {name: {"class": type(o).__qualname__, "defaults": o.defaults} for name, o in optimizers.items()},
-        "schedulers": {name: type(s).__qualname__ for name, s in schedulers.items()},
+        "optimizers": {name: optimizer_settings(o) for name, o in optimizers.items()},
+        "schedulers": {name: {"class": type(s).__qualname__, **s.state_dict()} for name, s in schedulers.items()},
         "settings": dict(settings or {}),
     }
     config = json.loads(files.canonical(config))
@@ -213,7 +234,7 @@ def train(
         set_rng_state(payload["rng"])
         print(f"{desc}: resuming from {checkpoint} at step {state.step} of {steps}", file=sys.stderr, flush=True)
     else:
-        seed_everything(seed)
+        seed_everything(derive_seed(seed, "steps"))  # the steps' draws, apart from the draws of the initial weights
 
     def record(final: bool) -> dict[str, Any]:
         wall = sum(s["wall_s"] for s in segments)
@@ -230,6 +251,7 @@ def train(
             "wall_s": wall,
             "steps_per_s": sum(s["end"] - s["start"] for s in segments) / wall if wall > 0 else None,
             "device": segments[-1]["device"] if segments else str(chosen),
+            "device_name": segments[-1]["device_name"] if segments else device_name(chosen),
             "segments": segments,
             "fingerprint": print_,
             "torch": str(torch.__version__),
@@ -264,7 +286,8 @@ def train(
 
     started = time.perf_counter()
     if state.step < steps and not tracker.stopped:
-        segment = {"device": str(chosen), "start": state.step, "end": state.step, "wall_s": 0.0}
+        segment = {"device": str(chosen), "device_name": device_name(chosen), "start": state.step, "end": state.step}
+        segment["wall_s"] = 0.0
         segments.append(segment)
         bar = progress_bar(steps, state.step, desc, progress)
         non_blocking = isinstance(data, DataLoader) and data.pin_memory

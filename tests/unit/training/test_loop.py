@@ -122,6 +122,31 @@ def test_a_crashed_run_with_a_dataloader_and_a_schedule_resumes_exactly(tmp_path
     assert second["optimizer"].param_groups[0]["lr"] == pytest.approx(1e-2 * 0.25)
 
 
+class GeneratorData:
+    """A batch source that draws from one generator, step after step: its state must travel in the checkpoint."""
+
+    def __init__(self, seed: int) -> None:
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.randn(16, 4, generator=self.generator)
+        return x, x.sum(1, keepdim=True)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
+
+def test_a_batch_source_with_a_state_resumes_from_its_saved_state(tmp_path):
+    run({**mlp(seed=7), "data": GeneratorData(3)}, tmp_path / "reference.pt")
+    with pytest.raises(Crash):
+        run(crash_at({**mlp(seed=7), "data": GeneratorData(3)}, 8), tmp_path / "model.pt")
+    run({**mlp(seed=7), "data": GeneratorData(3)}, tmp_path / "model.pt")
+    assert_same_weights(tmp_path / "model.pt", tmp_path / "reference.pt")
+
+
 def sequence_validation(values: list[float], every: int):
     """A validation 'loss' read from a hand-made sequence: the k-th evaluation (step k * every) gives values[k-1]."""
     return lambda state: values[state.step // every - 1]
@@ -194,6 +219,7 @@ def test_the_record_of_a_run_on_an_explicit_cpu(tmp_path):
     record = run(job, tmp_path / "model.pt", seed=7, device="cpu", validate=lambda state: 1.0, validate_every=5)
     assert record == read_record(tmp_path / "model.pt")
     assert record["device"] == "cpu" and record["seed"] == 7 and record["final"]
+    assert record["device_name"].endswith(f"CPU, {torch.get_num_threads()} threads")
     assert record["steps_done"] == 20 and not record["stopped_early"] and record["stopped_at"] is None
     assert record["best_validation"] == 1.0 and record["best_step"] == 5
     assert record["wall_s"] > 0 and record["steps_per_s"] == pytest.approx(20 / record["wall_s"])
@@ -228,6 +254,17 @@ def test_a_checkpoint_of_other_settings_is_refused_naming_both(tmp_path):
     with pytest.raises(ValueError, match=r"initial_weights"):  # a model built without the same seed
         run(mlp(seed=3, lr=0.01), tmp_path / "model.pt", settings={"lr": 0.01})
     run(mlp(seed=7, lr=0.01), tmp_path / "model.pt", settings={"lr": 0.01})  # the same settings resume
+
+
+def test_a_checkpoint_of_another_schedule_is_refused(tmp_path):
+    job = conv(seed=7)
+    every = job.pop("scheduler_every")
+    with pytest.raises(Crash):
+        run(crash_at(job, 7), tmp_path / "model.pt", scheduler_every=every)
+    job = conv(seed=7)
+    job["scheduler"] = torch.optim.lr_scheduler.StepLR(job["optimizer"], step_size=2, gamma=0.3)
+    with pytest.raises(ValueError, match=r"schedulers\.scheduler\.gamma: 0\.5 -> 0\.3"):
+        run(job, tmp_path / "model.pt", scheduler_every=job.pop("scheduler_every"))
 
 
 def test_a_nan_loss_stops_naming_the_step(tmp_path):
