@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from defectlab.data.patch_store import iter_patches, store_attrs, store_images
+from defectlab.data.patch_store import store_attrs, store_images
 from defectlab.features.backbones import FeatureExtractor
+from defectlab.features.patch_features import store_cells
 from defectlab.patchcore.anomaly_map import MapAccumulator
 from defectlab.patchcore.scoring import nearest_distances
-from defectlab.patchcore.training import cell_features, check_finite
 
 
 def score_store(
@@ -26,9 +26,7 @@ def score_store(
     patch_size = int(attrs["patch_size"])
     images = store_images(store)
     maps = MapAccumulator(images, int(attrs["image_height"]), int(attrs["image_width"]))
-    for batch in iter_patches(store, batch_size):
-        cells = cell_features(extractor, batch.patches)
-        check_finite(cells, store, batch)
+    for batch, cells in store_cells(extractor, store, batch_size):
         b, h, w, d = cells.shape
         scores = nearest_distances(cells.reshape(-1, d), coreset, chunk_size).reshape(b, h, w).cpu().numpy()
         for image, x, y, grid in zip(batch.images, batch.xs, batch.ys, scores, strict=True):

@@ -12,8 +12,8 @@ import pandas as pd
 import torch
 
 from defectlab.data.layout import listed
-from defectlab.data.patch_store import PatchBatch, iter_patches
 from defectlab.features.backbones import FeatureExtractor
+from defectlab.features.patch_features import PatchTransform, store_cells, store_grid
 from defectlab.hdf5 import open_h5
 from defectlab.patchcore.augment import Augmentation, augment_patches
 from defectlab.patchcore.sequential import SequentialCoreset
@@ -25,29 +25,6 @@ class EpochLog:
 
     replacements: list[int] = field(default_factory=list)
     min_distance: list[float] = field(default_factory=list)
-
-
-def cell_features(extractor: FeatureExtractor, patches: np.ndarray) -> torch.Tensor:
-    """(B, h, w, D) feature cells of a batch of uint8 patches."""
-    return extractor(patches).permute(0, 2, 3, 1).contiguous()
-
-
-def check_finite(cells: torch.Tensor, store: str | Path, batch: PatchBatch) -> None:
-    """Refuse NaN or inf feature cells, naming the store and the first patch that gave them: one such row in a
-    coreset makes every anomaly map scored against it NaN."""
-    finite = torch.isfinite(cells).flatten(1).all(1)
-    if not bool(finite.all()):
-        k = int(torch.nonzero(~finite)[0, 0])
-        raise ValueError(
-            f"{store}: the backbone gives NaN or inf features for patch {batch.start + k} "
-            f"(image {batch.images[k]}, x {batch.xs[k]}, y {batch.ys[k]}); check backbone.weights"
-        )
-
-
-def store_grid(store: Path, extractor: FeatureExtractor) -> tuple[int, int]:
-    """(feature cells per patch side, patches) of a patch store."""
-    with open_h5(store) as h5:
-        return int(h5.attrs["patch_size"]) // extractor.stride, len(h5["patches"])
 
 
 def stream_rows(extractor: FeatureExtractor, stores: Sequence[Path]) -> int:
@@ -84,18 +61,21 @@ def stream(
     for store in stores:
         grid, patches = store_grid(store, extractor)
         per_patch = grid * grid
-        for batch in iter_patches(store, batch_size):
-            images = batch.patches
-            if augmentation is not None:
-                images = augment_patches(images, augmentation, seed, epoch, patch_offset + batch.start)
-            cells = cell_features(extractor, images)
-            check_finite(cells, store, batch)
+        augment = _augmenter(augmentation, seed, epoch, patch_offset)
+        for batch, cells in store_cells(extractor, store, batch_size, augment):
             if cells.shape[1:3] != (grid, grid):
                 raise ValueError(f"{store}: feature grid {tuple(cells.shape[1:3])}, expected {grid}x{grid}")
             first = offset + batch.start * per_patch
             yield cells.reshape(-1, cells.shape[-1]), torch.arange(first, first + len(batch.patches) * per_patch)
         offset += patches * per_patch
         patch_offset += patches
+
+
+def _augmenter(augmentation: Augmentation | None, seed: int, epoch: int, patch_offset: int) -> PatchTransform | None:
+    """A store's patch transform for `store_cells`: its patch i is patch `patch_offset + i` of the stream."""
+    if augmentation is None:
+        return None
+    return lambda patches, start: augment_patches(patches, augmentation, seed, epoch, patch_offset + start)
 
 
 def fit_coreset(
