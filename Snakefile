@@ -1,10 +1,12 @@
-# defectlab: render or download datasets, cut patches, build Sequential PatchCore coresets,
-# evaluate and report. `snakemake --profile profiles/local` runs config/config.yaml.
+# defectlab: generate or download datasets, cut patches, run each experiment's model into maps, evaluate
+# and report. `snakemake --profile profiles/local` runs config/config.yaml.
+import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
-from defectlab.config import check_files, check_schema
+from defectlab.config import check_files, check_schema, fill_defaults
+from defectlab.config.sections import load_schema
 
 min_version("9.0")
 
@@ -23,31 +25,24 @@ if not workflow.overwrite_configfiles:
 
 
 CONFIG_KEYS = check_files(workflow.configfiles)  # where each key was given, for the later checks' messages
-check_schema(config, CONFIG_KEYS, SCHEMA)
-validate(config, SCHEMA, set_default=True)
+for warning in check_schema(config, CONFIG_KEYS, SCHEMA):
+    print(f"warning: config: {warning}", file=sys.stderr)
+fill_defaults(config, load_schema(SCHEMA))  # not snakemake's validate: it would fill experiments' overrides
 
 
 report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
-include: "rules/render.smk"
+include: "rules/plates.smk"
 include: "rules/download.smk"
 include: "rules/patches.smk"
-include: "rules/coreset.smk"
+include: "rules/models/patchcore.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
 
 
 rule all:
     input:
-        "results/tables/metrics.parquet",
-        "results/tables/summary.md",
-        ["results/figures/plates-gallery.png"] if gallery_plate() else [],
-        "results/tables/table1.md",
-        "results/tables/table2.md",
-        "results/figures/coverage-sweep.png",
-        expand("results/datasets/{dataset}", dataset=config["datasets"]),
-        expand("results/figures/{experiment}-examples.png", experiment=config["experiments"]),
-        expand("results/figures/{experiment}-coreset.png", experiment=training_experiments()),
+        final_outputs(),
     default_target: True

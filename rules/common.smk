@@ -1,4 +1,5 @@
-# Names shared by every stage: datasets, shards, experiments, and the checks that tie them.
+# Names shared by every stage: datasets, shards, experiments, and the checks that tie them; the registries
+# that model rule files fill (their maps files, their final outputs).
 
 # Jobs import the library `defectlab` (src/) installed in their environment: `make` installs it
 # into .venv; with --software-deployment-method conda, envs/pipeline.post-deploy.sh does.
@@ -10,11 +11,13 @@ from pathlib import Path
 
 from defectlab.config import check_config
 from defectlab.config.checks import NAME_PATTERN
+from defectlab.config.sections import experiment_settings, family_of, generator_of
 from defectlab.data.converters import categories, check_dataset_sources, check_options, source_categories
 from defectlab.data.registry import load_registry
 from defectlab.synth.plan import resolve_spec
 
 ENV = "../envs/pipeline.yaml"
+MODEL_ENV = "../../envs/pipeline.yaml"  # the same, from rules/models/ (conda paths are relative to the rule file)
 
 
 wildcard_constraints:
@@ -33,8 +36,9 @@ def converted(dataset):
     return "source" in config["datasets"][dataset]
 
 
-def rendered_datasets():
-    return [name for name in config["datasets"] if not converted(name)]
+def generated_by(generator):
+    """The datasets a generator makes (real data, `source`, has none)."""
+    return [n for n, spec in config["datasets"].items() if not converted(n) and generator_of(spec) == generator]
 
 
 def names_pattern(names):
@@ -42,9 +46,18 @@ def names_pattern(names):
     return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
-def datasets_pattern(converted_ones):
-    """A wildcard regex matching exactly the converted datasets (or exactly the rendered ones)."""
-    return names_pattern(n for n in config["datasets"] if converted(n) == converted_ones)
+SETTINGS = {name: experiment_settings(config, name) for name in config["experiments"]}  # family section + overrides
+
+# Filled by each rules/models/<family>.smk: the maps files of (experiment, dataset), and the outputs `all` asks
+# for when the config has experiments of that family (study tables, figures).
+MAPS_FILES = {}
+FAMILY_OUTPUTS = {}
+
+
+def maps_files(experiment, role):
+    """The maps files an experiment's model writes for its `role` (val or test) dataset."""
+    spec = config["experiments"][experiment]
+    return MAPS_FILES[family_of(spec)](experiment, spec[role])
 
 
 REGISTRY_PATH = config.get("registry", str(Path(workflow.basedir) / "config" / "registry.yaml"))
@@ -70,9 +83,14 @@ def check_settings():
 check_settings()
 
 
-def backbone_weights(wildcards):
-    """The backbone's weight file when it is a registry download (it is fetched and verified first)."""
-    weights = config["backbone"]["weights"]
+def registry_weights(backbone):
+    """A backbone's weight file when it is a registry download (a job using it waits for it to be fetched):
+    a path under the weights folder, or torchvision's `registry` weights (whose file torchvision names)."""
+    weights = backbone["weights"]
+    if weights.split(":")[0] == "registry":
+        from defectlab.features.backbones import weights_path
+
+        weights = str(weights_path(backbone["name"], weights, WEIGHTS_DIR))
     return [weights] if Path(weights).parent == WEIGHTS_DIR else []
 
 
@@ -168,59 +186,6 @@ def patch_stores(dataset):
     )
 
 
-def variant(experiment):
-    """Shard coresets with or without data augmentation: an experiment's `augment`, else coreset.augment.enabled."""
-    spec = config["experiments"][experiment]
-    return "augmented" if spec.get("augment", config["coreset"]["augment"]["enabled"]) else "plain"
-
-
-def shard_coresets(wildcards):
-    """The per-shard coresets of every training dataset of an experiment, in config order."""
-    return [
-        path
-        for dataset in config["experiments"][wildcards.experiment].get("train", [])
-        for path in expand(
-            "results/coresets/{dataset}/{variant}/shard-{shard}.h5",
-            dataset=dataset,
-            variant=variant(wildcards.experiment),
-            shard=range(config["patches"]["shards"]),
-        )
-    ]
-
-
-def meld_inputs(wildcards):
-    """What an experiment's coreset is melded from: its training shard coresets, or other experiments' coresets."""
-    spec = config["experiments"][wildcards.experiment]
-    if "meld" in spec:
-        return [f"results/coresets/{name}.h5" for name in spec["meld"]]
-    return shard_coresets(wildcards)
-
-
-def experiments_pattern(finetuned):
-    """A wildcard regex matching exactly the fine-tuned experiments (or exactly the others)."""
-    return names_pattern(n for n, e in config["experiments"].items() if ("pretrained" in e) == finetuned)
-
-
-def finetune_stores(wildcards):
-    spec = config["experiments"][wildcards.experiment]
-    return [store for dataset in spec["train"] for store in patch_stores(dataset)]
-
-
-def training_experiments():
-    """Experiments trained from their own datasets' shard coresets (the ones with a coreset-building figure)."""
-    return [n for n, e in config["experiments"].items() if "train" in e and "pretrained" not in e]
-
-
-def anomaly_maps(experiment, role):
-    dataset = config["experiments"][experiment][role]
-    return expand(
-        "results/anomaly_maps/{experiment}/{dataset}/shard-{shard}.h5",
-        experiment=experiment,
-        dataset=dataset,
-        shard=range(config["patches"]["shards"]),
-    )
-
-
 def dataset_dir(experiment, role):
     """The dataset folder an experiment uses as its validation or test data."""
     return f"results/datasets/{config['experiments'][experiment][role]}"
@@ -236,4 +201,28 @@ def gallery_plate():
     dataset, else any rendered training dataset; None when the config renders no training plates."""
     spec = config["experiments"][first_experiment()]
     candidates = [*spec.get("train", []), *(n for n in config["datasets"] if config["datasets"][n]["split"] == "train")]
-    return next((n for n in candidates if not converted(n)), None)
+    return next((n for n in candidates if n in generated_by("plates")), None)
+
+
+def evaluation_inputs(wildcards):
+    """The test maps and dataset of an experiment, and the val ones when its threshold is fitted there."""
+    spec = config["experiments"][wildcards.experiment]
+    inputs = {}
+    for role in ["test"] + (["val"] if spec["threshold"]["fit_on"] == "val" else []):
+        inputs[f"{role}_maps"] = maps_files(wildcards.experiment, role)
+        inputs[f"{role}_dataset"] = dataset_dir(wildcards.experiment, role)
+    return inputs
+
+
+def final_outputs():
+    """Every dataset, the metrics of every experiment in one table with a figure each, the plates gallery when
+    plates are rendered for training, and what each model family present adds (its study tables, figures)."""
+    families = dict.fromkeys(family_of(spec) for spec in config["experiments"].values())
+    return [
+        "results/tables/metrics.parquet",
+        "results/tables/summary.md",
+        *(["results/figures/plates-gallery.png"] if gallery_plate() else []),
+        *(output for family in families for output in FAMILY_OUTPUTS[family]()),
+        *expand("results/datasets/{dataset}", dataset=config["datasets"]),
+        *expand("results/figures/{experiment}-examples.png", experiment=config["experiments"]),
+    ]

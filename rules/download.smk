@@ -90,7 +90,7 @@ rule select_dataset:
     output:
         directory("results/datasets/{dataset}"),
     wildcard_constraints:
-        dataset=datasets_pattern(converted_ones=True),
+        dataset=names_pattern(n for n in config["datasets"] if converted(n)),
     params:
         source=lambda wildcards: config["datasets"][wildcards.dataset]["source"],
         split=lambda wildcards: config["datasets"][wildcards.dataset]["split"],

@@ -1,38 +1,18 @@
-# Evaluate: anomaly maps per patch-store shard, then the threshold fitted on val and metrics on test.
-
-
-rule anomaly_maps:
-    input:
-        coreset="results/coresets/{experiment}.h5",
-        patches="results/patches/{dataset}/shard-{shard}.h5",
-        weights=backbone_weights,
-    output:
-        "results/anomaly_maps/{experiment}/{dataset}/shard-{shard}.h5",
-    params:
-        backbone=config["backbone"],
-        scoring=config["scoring"],
-    log:
-        "logs/anomaly_maps/{experiment}/{dataset}/shard-{shard}.log",
-    benchmark:
-        "results/benchmarks/anomaly_maps/{experiment}/{dataset}/shard-{shard}.tsv"
-    threads: 2
-    conda:
-        ENV
-    script:
-        "../scripts/anomaly_maps.py"
+# Evaluate: whatever model made the maps, the threshold fitted by the experiment's rule (on val, or on test
+# as an oracle) and the metrics of its unit on test, through the maps contract (defectlab.maps).
 
 
 rule evaluate:
     input:
-        val_maps=lambda wildcards: anomaly_maps(wildcards.experiment, "val"),
-        test_maps=lambda wildcards: anomaly_maps(wildcards.experiment, "test"),
-        val_dataset=lambda wildcards: dataset_dir(wildcards.experiment, "val"),
-        test_dataset=lambda wildcards: dataset_dir(wildcards.experiment, "test"),
+        unpack(evaluation_inputs),
     output:
         "results/metrics/{experiment}.parquet",
     params:
-        val=lambda wildcards: config["experiments"][wildcards.experiment]["val"],
+        val=lambda wildcards: config["experiments"][wildcards.experiment].get("val"),
         test=lambda wildcards: config["experiments"][wildcards.experiment]["test"],
+        rule=lambda wildcards: config["experiments"][wildcards.experiment]["threshold"]["rule"],
+        fit_on=lambda wildcards: config["experiments"][wildcards.experiment]["threshold"]["fit_on"],
+        unit=lambda wildcards: config["experiments"][wildcards.experiment]["unit"],
     log:
         "logs/evaluate/{experiment}.log",
     conda:

@@ -1,10 +1,12 @@
-# Render: synthetic aluminium plates with Blender (one Blender process per shard),
-# then the shards assembled into one dataset in the common layout.
+# Generator `plates`: synthetic aluminium plates rendered with Blender (one Blender process per shard), the
+# shards assembled into one dataset in the common layout, and the gallery of the plates.
 
 
 rule render:
     output:
         directory("results/renders/{dataset}/shard-{shard}"),
+    wildcard_constraints:
+        dataset=names_pattern(generated_by("plates")),
     params:
         spec=lambda wildcards: dataset_spec(wildcards.dataset),
         render=config["render"],
@@ -30,7 +32,7 @@ rule dataset:
     output:
         directory("results/datasets/{dataset}"),
     wildcard_constraints:
-        dataset=datasets_pattern(converted_ones=False),
+        dataset=names_pattern(generated_by("plates")),
     log:
         "logs/dataset/{dataset}.log",
     conda:

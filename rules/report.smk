@@ -17,7 +17,7 @@ rule metrics_table:
 
 rule example_figure:
     input:
-        maps=lambda wildcards: anomaly_maps(wildcards.experiment, "test"),
+        maps=lambda wildcards: maps_files(wildcards.experiment, "test"),
         dataset=lambda wildcards: dataset_dir(wildcards.experiment, "test"),
         metrics="results/metrics/{experiment}.parquet",
     output:
@@ -37,29 +37,11 @@ rule example_figure:
         "../scripts/example_figure.py"
 
 
-rule coreset_figure:
-    input:
-        shards=shard_coresets,
-        melded="results/coresets/{experiment}.h5",
-    output:
-        report(
-            "results/figures/{experiment}-coreset.png",
-            category="Figures",
-            subcategory="{experiment}",
-            caption="../report/coreset.rst",
-        ),
-    log:
-        "logs/coreset_figure/{experiment}.log",
-    conda:
-        ENV
-    script:
-        "../scripts/coreset_figure.py"
-
-
+# The Sequential PatchCore study's tables, of the PatchCore experiments (asked for by `all` when there are any).
 rule study_tables:
     input:
-        metrics=expand("results/metrics/{experiment}.parquet", experiment=config["experiments"]),
-        coresets=expand("results/coresets/{experiment}.h5", experiment=config["experiments"]),
+        metrics=expand("results/metrics/{experiment}.parquet", experiment=PATCHCORE),
+        coresets=expand("results/coresets/{experiment}.h5", experiment=PATCHCORE),
     output:
         table1=report("results/tables/table1.md", category="Study", caption="../report/table1.rst"),
         table2=report("results/tables/table2.md", category="Study", caption="../report/table2.rst"),
@@ -70,10 +52,10 @@ rule study_tables:
         ),
         figure=report("results/figures/coverage-sweep.png", category="Study", caption="../report/coverage.rst"),
     params:
-        experiments=config["experiments"],
+        experiments={name: config["experiments"][name] for name in PATCHCORE},
         datasets=config["datasets"],
-        table1=config["report"].get("table1", list(config["experiments"])),
-        sweep=config["report"].get("sweep", next(iter(config["experiments"]))),
+        table1=config["report"].get("table1", PATCHCORE),
+        sweep=config["report"].get("sweep", next(iter(PATCHCORE), None)),
     log:
         "logs/study_tables.log",
     conda:

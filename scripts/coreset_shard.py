@@ -16,12 +16,12 @@ log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.coreset
 device = resolve_device(cfg["device"])
-extractor = extractor_from_config(snakemake.params.backbone, device)
+extractor = extractor_from_config(snakemake.params.backbone, device, snakemake.params.weights_dir)
 stores = [Path(snakemake.input.stores)]
 seed = derive_seed(
     snakemake.params.seed, "coreset", snakemake.wildcards.dataset, snakemake.wildcards.shard
 )  # same stream both variants
-augmentation = Augmentation.from_config({**cfg["augment"], "enabled": snakemake.wildcards.variant == "augmented"})
+augmentation = Augmentation.from_config({**cfg["augment"], "enabled": snakemake.params.augment})
 if cfg["method"] == "greedy":
     features, ids = fit_greedy(
         extractor, stores, cfg["size"], cfg["batch_size"], device, projection=cfg["projection"], seed=seed

@@ -22,7 +22,7 @@ for key in ("backbone", "layers", "weights", "pooling"):
     if np.asarray(pretrained.attrs[key]).tolist() != np.asarray(attrs[key]).tolist():
         raise ValueError(f"{snakemake.input.pretrained}: {key} {pretrained.attrs[key]!r}, config says {attrs[key]!r}")
 device = resolve_device(cfg["device"])
-extractor = extractor_from_config(snakemake.params.backbone, device)
+extractor = extractor_from_config(snakemake.params.backbone, device, snakemake.params.weights_dir)
 stores = [Path(path) for path in snakemake.input.stores]
 seed = derive_seed(snakemake.params.seed, "finetune", snakemake.wildcards.experiment)
 augmentation = Augmentation.from_config({**cfg["augment"], "enabled": snakemake.params.augment})

@@ -1,8 +1,8 @@
-"""Anomaly maps of one patch-store shard against an experiment's coreset."""
+"""PatchCore's maps of one patch-store shard: nearest-coreset distances of the patch features."""
 
 import torch
 
-from defectlab.patchcore.anomaly_map import write_maps
+from defectlab.maps import write_maps
 from defectlab.patchcore.coreset_file import read_coreset
 from defectlab.patchcore.inference import score_store
 from defectlab.patchcore.settings import extractor_from_config
@@ -12,7 +12,7 @@ log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.scoring
 device = resolve_device(cfg["device"])
-extractor = extractor_from_config(snakemake.params.backbone, device)
+extractor = extractor_from_config(snakemake.params.backbone, device, snakemake.params.weights_dir)
 coreset = torch.from_numpy(read_coreset(snakemake.input.coreset).features).to(device)
 images, maps = score_store(
     extractor, snakemake.input.patches, coreset, cfg["chunk_size"], cfg["batch_size"], cfg["sigma"], progress=True
@@ -21,6 +21,8 @@ write_maps(
     snakemake.output[0],
     images,
     maps,
-    {"sigma": cfg["sigma"]},
+    model="patchcore",
+    score="distance of the patch feature to its nearest coreset point, Gaussian-smoothed",
+    settings={"sigma": cfg["sigma"], "backbone": snakemake.params.backbone["name"]},
     made_from=f"coreset {snakemake.input.coreset} and patch store {snakemake.input.patches}",
 )

@@ -65,12 +65,12 @@ def test_gpu_rules_asked_slurm_for_a_gpu_on_the_gpu_partition(cluster, runs):
     rules = submitted(runs["slurm"])
     for job_id, rule in rules.items():
         job = jobs[job_id]
-        if rule in ("coreset_shard", "anomaly_maps"):
+        if rule in ("coreset_shard", "patchcore_maps"):
             # sbatch --partition=gpu --gpus=1 --cpus-per-gpu=4, as the profile's set-resources intend
             assert (job["Partition"], job["TresPerJob"], job["CpusPerTres"]) == ("gpu", "gres:gpu:1", "gres:gpu:4")
         else:
             assert job["Partition"] == "cpu" and "TresPerJob" not in job, job
-    assert {"coreset_shard", "anomaly_maps", "meld", "render"} <= set(rules.values())
+    assert {"coreset_shard", "patchcore_maps", "meld", "render"} <= set(rules.values())
 
 
 def test_a_killed_job_leaves_no_complete_output_and_a_rerun_finishes(cluster, runs):

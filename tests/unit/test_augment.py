@@ -197,7 +197,7 @@ def test_from_config():
 
 def test_defaults_match_the_schema():
     schema = yaml.safe_load((REPO / "config/schema/config.schema.yaml").read_text())
-    props = schema["properties"]["coreset"]["properties"]["augment"]["properties"]
+    props = schema["properties"]["patchcore"]["properties"]["coreset"]["properties"]["augment"]["properties"]
     defaults = {name: spec["default"] for name, spec in props.items() if name != "enabled"}
     built = Augmentation(**defaults)
     assert built == Augmentation()

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from snakemake.utils import update_config, validate
+from snakemake.utils import update_config
 
-from defectlab.config import ConfigError, ConfigFileError, check_config, check_files, check_schema
+from defectlab.config import ConfigError, ConfigFileError, check_config, check_files, check_schema, fill_defaults
 from defectlab.config.checks import NAME_PATTERN
+from defectlab.config.sections import experiment_settings
 from defectlab.data.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,18 +22,24 @@ REGISTRY = load_registry(REPO / "config/registry.yaml")
 KNOWN_WEIGHTS = {a.file for e in REGISTRY if e.kind == "weights" for a in e.archives}
 
 
-def run_checks(tmp_path: Path, override: dict | str) -> list[str]:
-    """The default config with `override` (a mapping, or YAML text) given as a second config file."""
+def checked(tmp_path: Path, override: dict | str, base: Path = DEFAULT) -> tuple[dict, list[str]]:
+    """The config `base` with `override` (a mapping, or YAML text) given as a second config file, as the
+    workflow checks it at start-up: (config with defaults, warnings)."""
     extra = tmp_path / "override.yaml"
     extra.write_text(override if isinstance(override, str) else yaml.safe_dump(override, sort_keys=False))
-    files = [DEFAULT, extra]
+    files = [base, extra]
     where = check_files(files)
     config: dict = {}
     for path in files:
         update_config(config, yaml.safe_load(path.read_text()) or {})
-    check_schema(config, where, SCHEMA)
-    validate(config, str(SCHEMA), set_default=True)
-    return check_config(config, where, weights_dir=REGISTRY.weights_dir, known_weights=KNOWN_WEIGHTS)
+    warnings = check_schema(config, where, SCHEMA)
+    fill_defaults(config, yaml.safe_load(SCHEMA.read_text()))
+    warnings += check_config(config, where, weights_dir=REGISTRY.weights_dir, known_weights=KNOWN_WEIGHTS)
+    return config, warnings
+
+
+def run_checks(tmp_path: Path, override: dict | str) -> list[str]:
+    return checked(tmp_path, override)[1]
 
 
 def refusal(tmp_path: Path, override: dict | str) -> str:
@@ -73,8 +80,8 @@ def test_unsafe_names_are_refused_before_anything_else(tmp_path: Path, name: str
         # short schema messages, with the key's own line
         ({"render": {"resolution": 256, "sampels": 4}}, "override.yaml:3: render.sampels: Additional properties"),
         ({"bogus": 1}, "override.yaml:1: bogus: Additional properties are not allowed ('bogus' was unexpected)"),
-        ({"coreset": {"device": "gpu"}}, "coreset.device: 'gpu' does not match"),
-        ({"scoring": {"device": "cuda:x"}}, "scoring.device: 'cuda:x' does not match"),
+        ({"patchcore": {"coreset": {"device": "gpu"}}}, "patchcore.coreset.device: 'gpu' does not match"),
+        ({"patchcore": {"scoring": {"device": "cuda:x"}}}, "patchcore.scoring.device: 'cuda:x' does not match"),
         # the experiment matrix
         (
             {"experiments": {"plates": {"meld": ["a", "b"]}}},
@@ -96,12 +103,12 @@ def test_unsafe_names_are_refused_before_anything_else(tmp_path: Path, name: str
             {"datasets": {"plates-train": {"twin_of": "plates-train-ws"}}},
             "datasets.plates-train.twin_of: twin_of forms a cycle: plates-train -> plates-train-ws -> plates-train",
         ),
-        ({"datasets": {"x": {"split": "train"}}}, "datasets.x: needs `count` (plates to render) or `source`"),
+        ({"datasets": {"x": {"split": "train"}}}, "datasets.x: needs `count` (objects to generate) or `source`"),
         ({"datasets": {"x": {"split": "train", "count": 2, "twin_of": "y"}}}, "datasets.x.twin_of: names 'y'"),
         ({"datasets": {"x": {"split": "test", "count": 2, "defects": {"max": 7}}}}, "datasets.x.defects.max: 7 is"),
         (
             {"datasets": {"clean": {"split": "val", "count": 3}}, "experiments": {"plates": {"val": "clean"}}},
-            "experiments.plates.val: dataset 'clean' renders no defect (the pixel threshold is fitted on",
+            "experiments.plates.val: dataset 'clean' renders no defect (the threshold is fitted on its",
         ),
         (
             {"datasets": {"clean": {"split": "test", "count": 3}}, "experiments": {"plates": {"test": "clean"}}},
@@ -109,20 +116,38 @@ def test_unsafe_names_are_refused_before_anything_else(tmp_path: Path, name: str
         ),
         # tiles, shards and the backbone
         ({"patches": {"stride": 200}}, "patches.stride: 200 exceeds patches.size 128: pixels between tiles"),
-        ({"patches": {"size": 100, "stride": 50}}, "patches.size: 100 is not a multiple of the backbone's feature"),
+        (
+            {"patches": {"size": 100, "stride": 50}},
+            "patches.size: 100 is not a multiple of the feature stride 8 of tf_efficientnet_lite0",
+        ),
         ({"patches": {"size": 512, "stride": 256}}, "patches.size: 512 exceeds the rendered images (256 px"),
         ({"patches": {"min_mean_intensity": 255}}, "patches.min_mean_intensity: 255 drops every tile"),
         ({"patches": {"shards": 7}}, "patches.shards: 7 patch shards for the 6 images of dataset 'plates-val'"),
-        ({"backbone": {"name": "resnet_nope", "weights": "none"}}, "backbone: unknown backbone 'resnet_nope'"),
-        ({"backbone": {"name": "resnet18"}}, "'package' weights exist only for tf_efficientnet_lite0, not 'resnet18'"),
-        ({"backbone": {"layers": [3, 2]}}, "backbone: layers must be increasing indices in 0..4, got (3, 2)"),
-        ({"backbone": {"weights": "/nowhere/w.pth"}}, "backbone.weights: /nowhere/w.pth: no such file"),
         (
-            {"backbone": {"weights": "resources/torch/hub/checkpoints/mine.pth"}},
+            {"patchcore": {"backbone": {"name": "resnet_nope", "weights": "none"}}},
+            "patchcore.backbone: unknown backbone 'resnet_nope'",
+        ),
+        (
+            {"patchcore": {"backbone": {"name": "resnet18"}}},
+            "'package' weights exist only for tf_efficientnet_lite0, not 'resnet18'",
+        ),
+        (
+            {"patchcore": {"backbone": {"layers": [3, 2]}}},
+            "patchcore.backbone: layers must be increasing indices in 0..4, got (3, 2)",
+        ),
+        (
+            {"patchcore": {"backbone": {"weights": "/nowhere/w.pth"}}},
+            "patchcore.backbone.weights: /nowhere/w.pth: no such file",
+        ),
+        (
+            {"patchcore": {"backbone": {"weights": "resources/torch/hub/checkpoints/mine.pth"}}},
             "resources/torch/hub/checkpoints/mine.pth: not a weights file of the registry (known: mobilenet",
         ),
-        ({"coreset": {"size": 10**6}}, "coreset.size: 1000000 is above 65536: its 1000000x1000000 float64 distance"),
-        ({"coreset": {"meld_size": 65537}}, "coreset.meld_size: 65537 is above 65536"),
+        (
+            {"patchcore": {"coreset": {"size": 10**6}}},
+            "patchcore.coreset.size: 1000000 is above 65536: its 1000000x1000000 float64 distance",
+        ),
+        ({"patchcore": {"coreset": {"meld_size": 65537}}}, "patchcore.coreset.meld_size: 65537 is above 65536"),
         # report
         ({"report": {"table1": ["plates", "nope"]}}, "report.table1: names experiment 'nope', which is not"),
         ({"report": {"sweep": "nope"}}, "report.sweep: names experiment 'nope', which is not configured"),
@@ -135,13 +160,15 @@ def test_bad_config_is_refused_naming_key_and_line(tmp_path: Path, override: dic
 def test_weights_files_that_are_no_state_dict_or_do_not_fit(tmp_path: Path):
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a torch file")
-    assert "cannot be read by torch.load" in refusal(tmp_path, {"backbone": {"weights": str(junk)}})
+    assert "cannot be read by torch.load" in refusal(tmp_path, {"patchcore": {"backbone": {"weights": str(junk)}}})
     listed = tmp_path / "list.pth"
     torch.save([torch.zeros(2)], listed)
-    assert "does not hold a state dict" in refusal(tmp_path, {"backbone": {"weights": str(listed)}})
+    assert "does not hold a state dict" in refusal(tmp_path, {"patchcore": {"backbone": {"weights": str(listed)}}})
     other = tmp_path / "other.pth"
     torch.save({"conv.weight": torch.zeros(2)}, other)
-    assert "do not fit 'tf_efficientnet_lite0'" in refusal(tmp_path, {"backbone": {"weights": str(other)}})
+    assert "do not fit 'tf_efficientnet_lite0'" in refusal(
+        tmp_path, {"patchcore": {"backbone": {"weights": str(other)}}}
+    )
 
 
 def test_a_key_given_twice_is_refused_with_both_lines(tmp_path: Path):
@@ -190,18 +217,21 @@ def test_the_command_line_check_names_the_file_of_a_syntax_error(tmp_path: Path)
     assert "config OK" in good.stdout
 
 
-def test_validation_fills_every_default_the_jobs_read():
-    """Defaults behind a `$ref` are filled too (jobs read e.g. coreset.device without a fallback)."""
+def test_defaults_fill_every_setting_the_jobs_read():
+    """Defaults behind a `$ref` and inside sections are filled (jobs read e.g. coreset.device without a fallback)."""
     schema = yaml.safe_load(SCHEMA.read_text())
     config = {
         "datasets": {"a": {"split": "train", "count": 1}},
         "experiments": {"e": {"train": ["a"], "val": "a", "test": "a"}},
     }
-    validate(config, str(SCHEMA), set_default=True)
+    fill_defaults(config, schema)
     for section, spec in schema["properties"].items():
         for key, value in spec.get("properties", {}).items():
             if "default" in value:
                 assert key in config[section], f"{section}.{key}"
+    assert config["patchcore"]["coreset"]["device"] == "auto" and config["patchcore"]["coreset"]["augment"]["flip"]
+    assert config["experiments"]["e"]["threshold"] == {"rule": "f1", "fit_on": "val"}
+    assert config["experiments"]["e"]["unit"] == "pixel" and config["datasets"]["a"]["shards"] == 1
 
 
 def test_the_start_up_coreset_bound_is_the_coresets_own():
@@ -209,3 +239,130 @@ def test_the_start_up_coreset_bound_is_the_coresets_own():
     from defectlab.patchcore.sequential import MAX_SIZE
 
     assert MAX_CORESET == MAX_SIZE
+
+
+# Generators, models, their sections and the evaluation keys
+
+
+def test_unknown_model_and_generator_are_refused_listing_the_known_ones(tmp_path: Path):
+    message = refusal(tmp_path, {"experiments": {"plates": {"model": "cae"}}})
+    assert "override.yaml:3: experiments.plates.model: unknown model 'cae'; known: patchcore" in message
+    message = refusal(tmp_path, {"datasets": {"plates-val": {"generator": "chess"}}})
+    assert "override.yaml:3: datasets.plates-val.generator: unknown generator 'chess'; known: plates" in message
+
+
+def test_a_key_the_generator_or_model_does_not_take_is_refused_naming_both(tmp_path: Path):
+    message = refusal(tmp_path, {"experiments": {"plates": {"light": "hex"}}})
+    assert "experiments.plates.light: model 'patchcore' takes no key 'light'; it takes: model, label, train" in message
+    message = refusal(tmp_path, {"datasets": {"plates-val": {"meld": ["plates"]}}})
+    assert "datasets.plates-val.meld: generator 'plates' takes no key 'meld'; it takes: generator, split" in message
+    message = refusal(tmp_path, {"datasets": {"x": {"split": "test", "generator": "plates", "source": {"entry": "a"}}}})
+    assert "datasets.x: give `generator` (generated images) or `source` (real data), not both" in message
+
+
+def test_a_key_of_another_model_is_refused_with_the_models_blocks_of_the_schema():
+    """With a second model in the schema (as the model issues add them), PatchCore's keys are refused on it."""
+    from defectlab.config.sections import key_problems
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    schema["$defs"]["models"]["toy"] = {"properties": {"epochs": {"type": "integer"}}}
+    config = {"experiments": {"t": {"model": "toy", "epochs": 3, "augment": True, "train": ["a"], "test": "a"}}}
+    assert list(key_problems(config, schema)) == [
+        (("experiments", "t", "augment"), f"model 'toy' takes no key 'augment'; it takes: {TAKES_TOY}")
+    ]
+
+
+TAKES_TOY = "model, label, train, val, test, threshold, unit, epochs"
+
+
+def test_older_top_level_sections_are_read_as_patchcores_with_a_warning(tmp_path: Path):
+    old = tmp_path / "old.yaml"
+    text = DEFAULT.read_text().replace("patchcore:", "legacy:")
+    config_text = yaml.safe_load(text)
+    config_text.update(config_text.pop("legacy"))  # backbone, coreset, scoring at the top, as before
+    old.write_text(yaml.safe_dump(config_text, sort_keys=False))
+    config, warnings = checked(tmp_path, {"coreset": {"size": 64}}, base=old)
+    assert config["patchcore"]["coreset"]["size"] == 64 and config["patchcore"]["backbone"]["pool"] == 2
+    assert "backbone" not in config and "coreset" not in config
+    assert "top-level `coreset` is read as `patchcore.coreset`, its place since models have sections" in warnings
+    # the moved keys keep their lines: an error inside names the file and line where it was written
+    with pytest.raises(ConfigError, match=r"old.yaml:\d+: patchcore.coreset.device: 'gpu' does not match"):
+        checked(tmp_path, {"experiments": {"plates": {"train": ["plates-train"], **ROLES}}}, base=_with(old, "gpu"))
+    # given in both places: refused, since which one wins would be a guess
+    assert "coreset: given here and as patchcore.coreset: keep only patchcore.coreset" in refusal(
+        tmp_path, {"coreset": {"size": 64}}
+    )
+
+
+def _with(path: Path, device: str) -> Path:
+    config = yaml.safe_load(path.read_text())
+    config["coreset"]["device"] = device
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def test_an_experiment_overrides_its_models_section_key_by_key(tmp_path: Path):
+    override = {
+        "patchcore": {"coreset": {"size": 256}},
+        "experiments": {
+            "plates": {"train": ["plates-train"], **ROLES, "coreset": {"max_epochs": 1, "augment": {"flip": False}}},
+            "other": {"train": ["plates-train"], **ROLES, "backbone": {"pool": 3}},
+        },
+    }
+    config, _ = checked(tmp_path, override)
+    mine = experiment_settings(config, "plates")
+    assert (mine["coreset"]["size"], mine["coreset"]["max_epochs"], mine["coreset"]["meld_size"]) == (256, 1, 512)
+    assert mine["coreset"]["augment"]["flip"] is False and mine["coreset"]["augment"]["noise_std"] == [0, 4]
+    assert mine["backbone"]["pool"] == 2 and experiment_settings(config, "other")["backbone"]["pool"] == 3
+    # the override itself holds only what was written: no schema default replaced the section's value
+    assert config["experiments"]["plates"]["coreset"] == {"max_epochs": 1, "augment": {"flip": False}}
+
+
+@pytest.mark.parametrize(
+    ("experiment", "message"),
+    [
+        ({"threshold": {"rule": "iou"}, "unit": "image"}, "threshold.rule: iou is a pixel measure; unit 'image' takes"),
+        (
+            {"threshold": {"rule": "max"}},
+            "experiments.plates.threshold.rule: 'max' is not one of ['f1', 'iou', 'youden']",
+        ),
+        ({"unit": "region"}, "experiments.plates.unit: 'region' is not one of ['pixel', 'image']"),
+        (
+            {"val": None},
+            "experiments.plates: needs `val` (the dataset the threshold is fitted on), or threshold.fit_on",
+        ),
+        ({"backbone": {"name": "resnet_nope"}}, "experiments.plates.backbone: unknown backbone 'resnet_nope'"),
+    ],
+)
+def test_bad_evaluation_and_override_keys_are_refused(tmp_path: Path, experiment: dict, message: str):
+    spec = {"train": ["plates-train"], **ROLES, **experiment}
+    spec = {k: v for k, v in spec.items() if v is not None}
+    base = tmp_path / "base.yaml"
+    config = yaml.safe_load(DEFAULT.read_text())
+    config["experiments"] = {"plates": spec}
+    base.write_text(yaml.safe_dump(config, sort_keys=False))
+    with pytest.raises((ConfigError, ConfigFileError)) as caught:
+        checked(tmp_path, {}, base=base)
+    assert message in str(caught.value)
+
+
+def test_an_oracle_threshold_needs_no_val_and_is_not_warned_about(tmp_path: Path):
+    base = tmp_path / "base.yaml"
+    config = yaml.safe_load(DEFAULT.read_text())
+    config["experiments"] = {
+        "plates": {"train": ["plates-train"], "test": "plates-test", "threshold": {"fit_on": "test"}}
+    }
+    base.write_text(yaml.safe_dump(config, sort_keys=False))
+    config, warnings = checked(tmp_path, {}, base=base)
+    assert config["experiments"]["plates"]["threshold"] == {"fit_on": "test", "rule": "f1"} and warnings == []
+
+
+def test_torchvision_backbones_take_the_registrys_weights_files(tmp_path: Path):
+    mobilenet = {"name": "torchvision:mobilenet_v3_large", "layers": [2, 3]}
+    # ResNet-18's weights are not a file the registry fetches (yet): refused until placed by hand
+    message = refusal(tmp_path, {"patchcore": {"backbone": {"name": "torchvision:resnet18", "weights": "registry"}}})
+    assert "checkpoints/resnet18-f37072fd.pth: neither a weights file of the registry nor placed there" in message
+    # MobileNetV3-large's V1 weights are (the Sequential PatchCore paper's backbone); an experiment's own too
+    assert run_checks(tmp_path, {"patchcore": {"backbone": {**mobilenet, "weights": "registry:IMAGENET1K_V1"}}}) == []
+    own = {"plates": {"train": ["plates-train"], **ROLES, "backbone": {**mobilenet, "weights": "none"}}}
+    assert run_checks(tmp_path, {"experiments": own}) == []

@@ -155,7 +155,7 @@ def test_images_without_a_defect():
     with pytest.warns(UserWarning):
         table = evaluate_split(_split(np.zeros((1, 4, 4)), np.zeros((1, 4, 4)), np.zeros((1, 4, 4))), 0.5)
     assert not table["metric"].str.startswith("defect_wise_recall").any()
-    assert table["metric"].tolist()[-1] == "aupro"
+    assert table["metric"].tolist()[-2:] == ["aupro", "pixel_iou"]
 
 
 def _mixed_split() -> SplitMaps:
@@ -183,6 +183,7 @@ def test_evaluate_split_rows():
         "pixel_precision",
         "pixel_recall",
         "pixel_f1",
+        "pixel_iou",
         "image_auroc",
         "pixel_auroc",
         "defect_wise_recall",
@@ -230,4 +231,5 @@ def test_the_rows_from_before_are_unchanged():
     assert head[["metric", "class", "category", "value"]].values.tolist() == [list(row) for row in before]
     assert head["min_coverage"].isna().all()
     assert table["metric"].iloc[len(before)] == "aupro"
-    assert set(table["metric"].iloc[len(before) + 1 :]) == {"defect_wise_recall_sweep"}
+    assert set(table["metric"].iloc[len(before) + 1 : -1]) == {"defect_wise_recall_sweep"}
+    assert table["metric"].iloc[-1] == "pixel_iou"  # added last, so every earlier row keeps its place

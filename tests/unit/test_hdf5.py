@@ -6,7 +6,7 @@ import pytest
 
 from defectlab.data.patch_store import iter_patches, store_attrs
 from defectlab.hdf5 import open_h5
-from defectlab.patchcore.anomaly_map import read_maps
+from defectlab.maps import read_maps
 from defectlab.patchcore.coreset_file import read_coreset
 
 

@@ -4,10 +4,13 @@ import pytest
 from layout_files import write_dataset
 from sklearn.metrics import f1_score
 
+from defectlab.maps import write_maps
 from defectlab.metrics.defect_wise import detected, instance_coverage, recall_by_class
 from defectlab.metrics.evaluation import SplitMaps, evaluate_split, fit_split_threshold, load_split
-from defectlab.metrics.pixel import auroc, class_pixel_recall, fit_threshold, precision_recall_f1
-from defectlab.patchcore.anomaly_map import write_maps
+from defectlab.metrics.pixel import auroc, class_pixel_recall, precision_recall_f1
+from defectlab.metrics.thresholds import fit_threshold
+
+MAPS_ATTRS = {"model": "hand", "score": "hand-made values"}
 
 
 def test_threshold_maximises_f1_on_a_hand_computed_case():
@@ -27,7 +30,7 @@ def test_threshold_is_the_best_among_all_candidates():
 
 
 def test_threshold_needs_a_positive_pixel():
-    with pytest.raises(ValueError, match="no positive pixel"):
+    with pytest.raises(ValueError, match="has no positive"):
         fit_threshold(np.zeros(4), np.zeros(4))
 
 
@@ -141,7 +144,7 @@ def mapped(tmp_path):
         for i in range(3)
     }
     root = write_dataset(tmp_path / "ds", images, "test")
-    write_maps(tmp_path / "m.h5", list(images), np.zeros((3, 4, 6), np.float32), {}, made_from="test")
+    write_maps(tmp_path / "m.h5", list(images), np.zeros((3, 4, 6), np.float32), **MAPS_ATTRS, made_from="test")
     return root, tmp_path / "m.h5"
 
 
@@ -155,10 +158,12 @@ def test_maps_and_index_must_agree_exactly_naming_the_files(mapped, tmp_path):
     root, maps = mapped
     with pytest.raises(ValueError, match=r"m.h5, .*m.h5: images \[p-0, p-1, p-2\] have more than one anomaly map"):
         load_split([maps, maps], root)
-    write_maps(tmp_path / "two.h5", ["p-0", "p-2"], np.zeros((2, 4, 6), np.float32), {}, made_from="test")
+    write_maps(tmp_path / "two.h5", ["p-0", "p-2"], np.zeros((2, 4, 6), np.float32), **MAPS_ATTRS, made_from="test")
     with pytest.raises(ValueError, match=r"ds/index.parquet lists images \[p-1\] that have no anomaly map in .*two.h5"):
         load_split([tmp_path / "two.h5"], root)
-    write_maps(tmp_path / "four.h5", ["p-0", "p-1", "p-2", "q"], np.zeros((4, 4, 6), np.float32), {}, made_from="t")
+    write_maps(
+        tmp_path / "four.h5", ["p-0", "p-1", "p-2", "q"], np.zeros((4, 4, 6), np.float32), **MAPS_ATTRS, made_from="t"
+    )
     with pytest.raises(
         ValueError, match=r"four.h5: anomaly maps of images \[q\] that .*ds/index.parquet does not list"
     ):
@@ -171,3 +176,64 @@ def test_an_index_missing_a_row_is_refused_where_evaluation_loads_the_dataset(ma
     index[index["id"] != "p-2"].to_parquet(root / "index.parquet")
     with pytest.raises(ValueError, match=r"ds/index.parquet: no row for \[images/p-2.png\]"):
         load_split([maps], root)
+
+
+@pytest.fixture
+def hand_made(tmp_path):
+    """Three 2x2 test images and their maps, written with the maps contract (no model).
+
+    a: a scratch at (0, 0) scored 0.9; b: a scratch at (1, 1) scored 0.5; c: clean. The ten clean pixels
+    score 0.8 (c), 0.7, 0.65, 0.6 and lower. Pixel unit: t = 0.9 gives P 1, R 1/2, F1 2/3, IoU 1/2,
+    J 1/2; t = 0.5 gives P 1/3, R 1, F1 1/2, IoU 1/3, J = 1 - 4/10. Image unit (scores: the maxima
+    a 0.9, b 0.7 defective, c 0.8 clean): t = 0.7 gives F1 4/5, FPR 1; t = 0.9 gives F1 2/3, J 1/2.
+    """
+    masks = {"a": [[1, 0], [0, 0]], "b": [[0, 0], [0, 1]], "c": [[0, 0], [0, 0]]}
+    maps = {"a": [[0.9, 0.6], [0.2, 0.1]], "b": [[0.7, 0.65], [0.2, 0.5]], "c": [[0.8, 0], [0, 0]]}
+    images = {
+        i: (np.full((2, 2, 3), 90, np.uint8), np.array(m, np.uint8), np.array(m, np.uint16)) for i, m in masks.items()
+    }
+    root = write_dataset(tmp_path / "ds", images, "test")
+    write_maps(tmp_path / "m.h5", list(maps), np.array(list(maps.values()), np.float32), **MAPS_ATTRS, made_from="t")
+    return load_split([tmp_path / "m.h5"], root)
+
+
+@pytest.mark.parametrize(
+    ("rule", "threshold", "expected"),
+    [
+        ("f1", 0.9, (1, 1 / 2, 2 / 3, 1 / 2)),
+        ("iou", 0.9, (1, 1 / 2, 2 / 3, 1 / 2)),
+        ("youden", 0.5, (1 / 3, 1, 1 / 2, 1 / 3)),
+    ],
+)
+def test_pixel_evaluation_of_a_hand_made_maps_file_for_each_rule(hand_made, rule, threshold, expected):
+    fitted = fit_split_threshold(hand_made, rule, "pixel")
+    assert fitted == pytest.approx(threshold)
+    table = evaluate_split(hand_made, fitted, "pixel")
+    rows = table[table["min_coverage"].isna()].set_index(["metric", "class"])["value"]
+    got = [rows[m, "defect"] for m in ("pixel_precision", "pixel_recall", "pixel_f1", "pixel_iou")]
+    assert got == pytest.approx(expected)
+    assert hand_made.model == "hand"
+
+
+@pytest.mark.parametrize(
+    ("rule", "threshold", "expected"), [("f1", 0.7, (2 / 3, 1, 4 / 5, 1)), ("youden", 0.9, (1, 1 / 2, 2 / 3, 0))]
+)
+def test_image_evaluation_of_a_hand_made_maps_file(hand_made, rule, threshold, expected):
+    fitted = fit_split_threshold(hand_made, rule, "image")
+    assert fitted == pytest.approx(threshold)
+    rows = evaluate_split(hand_made, fitted, "image").set_index("metric")["value"]
+    assert [rows[m] for m in ("image_precision", "image_recall", "image_f1", "image_fpr")] == pytest.approx(expected)
+    assert rows["image_auroc"] == pytest.approx(0.5)  # (0.9 > 0.8), (0.7 < 0.8)
+    assert set(rows.index) == {"image_precision", "image_recall", "image_f1", "image_fpr", "image_auroc"}
+
+
+def test_image_scores_of_the_model_replace_the_maxima(hand_made):
+    scored = SplitMaps(**{**hand_made.__dict__, "scores": np.array([0.9, 0.7, 0.1])})
+    assert fit_split_threshold(scored, "f1", "image") == pytest.approx(0.7)
+    rows = evaluate_split(scored, 0.7, "image").set_index("metric")["value"]
+    assert rows["image_fpr"] == 0 and rows["image_auroc"] == 1
+
+
+def test_an_unknown_unit_is_refused(hand_made):
+    with pytest.raises(ValueError, match="unknown evaluation unit 'patch'; known: pixel, image"):
+        evaluate_split(hand_made, 0.5, "patch")

@@ -40,7 +40,7 @@ def test_local_profile_gives_the_one_gpu_to_gpu_rules_only(tmp_path: Path):
         rule: "gpu=1" in block
         for rule, block in re.findall(r"^rule (\w+):\n(.*?)(?=^\n|\Z)", result.stdout, flags=re.M | re.S)
     }
-    assert takes_gpu["coreset_shard"] and takes_gpu["anomaly_maps"]
+    assert takes_gpu["coreset_shard"] and takes_gpu["patchcore_maps"]
     assert not any(takes_gpu[rule] for rule in ("render", "patches", "meld", "evaluate"))
 
 
@@ -96,10 +96,12 @@ def test_a_name_that_is_a_path_is_refused_and_results_are_untouched(tmp_path: Pa
 def test_a_key_given_twice_in_the_default_config_is_refused_with_its_line(tmp_path: Path):
     """The default config (read by the Snakefile's `configfile:`) is checked as strictly as --configfile ones."""
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "config.yaml").write_text((REPO / "config/config.yaml").read_text() + "seed: 8\n")
+    default = (REPO / "config/config.yaml").read_text()
+    (tmp_path / "config" / "config.yaml").write_text(default + "seed: 8\n")
     result = snakemake(tmp_path, "-n", "--cores", "1")
     assert result.returncode != 0
-    assert "config/config.yaml:87:1: key 'seed' given twice (first at line 3)" in result.stdout + result.stderr
+    line = len(default.splitlines()) + 1
+    assert f"config/config.yaml:{line}:1: key 'seed' given twice (first at line 3)" in result.stdout + result.stderr
 
 
 def test_conda_env_pins_agree_with_requirements():
@@ -151,7 +153,7 @@ def test_the_study_matrix_expands_to_its_jobs(tmp_path: Path):
     assert counts["finetune"] == 8 and counts["meld"] == 9 + 2 and counts["study_tables"] == 1
     # shard coresets: 7 training datasets, each plain and augmented, except real-train (plain only), 2 shards each
     assert counts["coreset_shard"] == (6 * 2 + 1) * 2
-    assert counts["anomaly_maps"] == 19 * 2 * 2  # val and test, two patch stores each
+    assert counts["patchcore_maps"] == 19 * 2 * 2  # val and test, two patch stores each
     assert inputs["results/coresets/synth-ws-ft.h5"] == [
         "results/coresets/synth-ws.h5",
         "results/patches/real-train/shard-0.h5",
@@ -200,7 +202,7 @@ def test_registry_weights_are_downloaded_before_the_jobs_that_use_them(tmp_path:
         "layers": [2, 3],
         "weights": "resources/torch/hub/checkpoints/wide_resnet50_2-9ba9bcbe.pth",
     }
-    weights.write_text(yaml.safe_dump({"backbone": backbone}))
+    weights.write_text(yaml.safe_dump({"patchcore": {"backbone": backbone}}))
     counts, inputs = _dry_run(tmp_path, REPO / "config/tiny.yaml", weights)
     assert counts["weights"] == 1
     shard = inputs["results/coresets/plates-train/plain/shard-0.h5"]

@@ -101,7 +101,9 @@ def test_config_selects_the_greedy_baseline_or_augmentation(run: Path, tmp_path:
     """A copy of the finished run, its coresets rebuilt under another coreset config (only they rerun)."""
     workdir = shutil.copytree(run, tmp_path / "run", symlinks=True)
     override = tmp_path / "coreset.yaml"
-    override.write_text(yaml.safe_dump({"coreset": {"size": 64, "max_epochs": 2, "meld_size": 64, **coreset}}))
+    override.write_text(
+        yaml.safe_dump({"patchcore": {"coreset": {"size": 64, "max_epochs": 2, "meld_size": 64, **coreset}}})
+    )
     targets = ("results/coresets/plates.h5", "results/figures/plates-coreset.png")
     result = snakemake(workdir, *targets, *ARGS, str(override))  # a second --configfile, merged over tiny.yaml
     assert result.returncode == 0, result.stderr[-5000:]

@@ -1,8 +1,10 @@
 """The run configuration checked at start-up: files read strictly, the schema, then checks across keys.
 
     where = check_files(paths)              syntax errors and repeated keys, with file, line and column
-    check_schema(config, where, schema)     names, then the schema (strict integers), one line per error
-    check_config(config, where, ...)        what the schema cannot say (names, twins, tiles, backbone, report)
+    check_schema(config, where, schema)     names, older sections moved, generator and model keys, then the
+                                            schema (strict integers), one line per error; returns warnings
+    fill_defaults(config, schema)           the schema's defaults, never into an experiment's overrides
+    check_config(config, where, ...)        what the schema cannot say (twins, tiles, backbones, report)
 
 `where` (each key's `file:line`, from reading the files once) lets every later message point at the line.
 
@@ -14,9 +16,18 @@ from pathlib import Path
 
 from defectlab.config import checks
 from defectlab.config.schema import ConfigError, locate, schema_errors
+from defectlab.config.sections import fill_defaults, key_problems, load_schema, move_legacy_sections
 from defectlab.config.yaml_files import ConfigFileError, KeyPath, Location, locate_keys, read_config_file
 
-__all__ = ["ConfigError", "ConfigFileError", "check_config", "check_files", "check_schema", "read_config_file"]
+__all__ = [
+    "ConfigError",
+    "ConfigFileError",
+    "check_config",
+    "check_files",
+    "check_schema",
+    "fill_defaults",
+    "read_config_file",
+]
 
 
 def _refuse(lines: list[str]) -> None:
@@ -30,10 +41,17 @@ def check_files(paths: Iterable[str | Path]) -> dict[KeyPath, Location]:
     return locate_keys(paths)
 
 
-def check_schema(config: dict, where: Mapping[KeyPath, Location], schema: str | Path) -> None:
-    """Safe names first (a bad name must never reach a path), then the JSON Schema."""
+def check_schema(config: dict, where: dict[KeyPath, Location], schema: str | Path) -> list[str]:
+    """Safe names first (a bad name must never reach a path), then older top-level PatchCore sections moved
+    into `patchcore` (in `config` and `where`), the keys of each generator and model, and the JSON Schema.
+    Returns the warnings (sections moved)."""
     _refuse([f"{locate(key, where, shown=key[:1])}: {message}" for key, message in checks.name_problems(config)])
-    _refuse(schema_errors(config, schema, where))
+    moved, warnings = move_legacy_sections(config, where)
+    _refuse([f"{locate(key, where)}: {message}" for key, message in moved])
+    rules = load_schema(schema)
+    _refuse([f"{locate(key, where)}: {message}" for key, message in key_problems(config, rules)])
+    _refuse(schema_errors(config, rules, where))
+    return warnings
 
 
 def check_config(
@@ -68,16 +86,21 @@ def _problems(
     yield from checks.evaluation_problems(config)
     yield from checks.report_problems(config)
     yield from checks.coreset_problems(config)
-    weights = list(checks.weights_problems(config, weights_dir, known_weights))
-    yield from weights
-    stride = None
-    if backbone:
-        from defectlab.features.backbones import check_backbone
+    strides = {}
+    for key, (settings, names) in checks.backbones(config).items():
+        weights = list(checks.weights_problems(settings, key, weights_dir, known_weights))
+        yield from weights
+        if backbone:
+            from defectlab.features.backbones import check_backbone, weights_path
 
-        settings = config["backbone"]
-        try:
-            given = "none" if weights else settings["weights"]
-            stride = check_backbone(settings["name"], tuple(settings["layers"]), given)
-        except ValueError as error:
-            yield ("backbone",), str(error)
-    yield from checks.patch_problems(config, stride)
+            try:
+                given = "none" if weights else settings["weights"]
+                stride = check_backbone(settings["name"], tuple(settings["layers"]), given, weights_dir)
+                path = weights_path(settings["name"], given, weights_dir)
+            except ValueError as error:
+                yield key, str(error)
+                continue
+            if path and path.parent == weights_dir and path.name not in known_weights and not path.is_file():
+                yield (*key, "weights"), f"{path}: neither a weights file of the registry nor placed there by hand"
+            strides |= dict.fromkeys(names, stride)
+    yield from checks.patch_problems(config, strides)

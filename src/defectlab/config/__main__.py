@@ -8,9 +8,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from snakemake.utils import update_config, validate
+from snakemake.utils import update_config
 
-from defectlab.config import check_config, check_files, check_schema, read_config_file
+from defectlab.config import check_config, check_files, check_schema, fill_defaults, read_config_file
+from defectlab.config.sections import load_schema
 from defectlab.data.converters import check_dataset_sources, check_options
 from defectlab.data.registry import DEFAULT_REGISTRY, load_registry
 
@@ -26,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
         config: dict = {}
         for path in args.files:
             update_config(config, read_config_file(path)[0])
-        check_schema(config, where, SCHEMA)
-        validate(config, str(SCHEMA), set_default=True)
+        moved = check_schema(config, where, SCHEMA)
+        fill_defaults(config, load_schema(SCHEMA))
         registry = load_registry(config.get("registry", DEFAULT_REGISTRY))
         known = {a.file for e in registry if e.kind == "weights" for a in e.archives}
         warnings = check_config(config, where, weights_dir=registry.weights_dir, known_weights=known)
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:  # ConfigError, ConfigFileError and the real-data checks' refusals
         print(error, file=sys.stderr)
         return 1
-    for warning in warnings:
+    for warning in [*moved, *warnings]:
         print(f"warning: config: {warning}", file=sys.stderr)
     print(f"config OK: {' + '.join(map(str, args.files))}")
     return 0

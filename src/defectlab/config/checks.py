@@ -9,8 +9,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from defectlab.config.sections import experiment_settings, generator_of, model_of
 from defectlab.config.yaml_files import KeyPath
-from defectlab.synth.plan import plan_sample, resolve_spec, views
+from defectlab.synth.generators import GENERATORS, can_hold_defects
+from defectlab.synth.plan import resolve_spec
 
 Problem = tuple[KeyPath, str]
 
@@ -52,19 +54,32 @@ def experiment_refs(spec: dict) -> list[str]:
     return [*spec.get("meld", []), *([spec["pretrained"]] if "pretrained" in spec else [])]
 
 
+def patchcore_experiments(config: dict) -> list[str]:
+    return [name for name, spec in config["experiments"].items() if model_of(spec) == "patchcore"]
+
+
+def evaluated_on(spec: dict) -> list[str]:
+    """The roles of the datasets an experiment is evaluated on: test, and val unless the threshold is
+    fitted on test."""
+    return ["val", "test"] if spec["threshold"]["fit_on"] == "val" else ["test"]
+
+
 def experiment_problems(config: dict) -> Iterator[Problem]:
-    """Each experiment trains, fine-tunes or melds, names configured datasets and experiments, no cycles."""
+    """Each experiment trains (a PatchCore one trains, fine-tunes or melds), names configured datasets and
+    experiments, has a val dataset when its threshold is fitted there, and no cycles."""
     datasets, experiments = config["datasets"], config["experiments"]
     for name, spec in experiments.items():
         key = ("experiments", name)
-        if "train" in spec and "meld" in spec:
-            yield key, "give `train` (datasets to train on) or `meld` (experiments to meld), not both"
-        elif "train" not in spec and "meld" not in spec:
-            yield key, "needs `train` (datasets to train on) or `meld` (experiments whose coresets to meld)"
-        if "pretrained" in spec and "train" not in spec:
-            yield key, "`pretrained` needs `train`: the datasets the pretrained coreset is fine-tuned on"
+        if model_of(spec) == "patchcore":
+            yield from _patchcore_sources(key, spec)
+        elif "train" not in spec:
+            yield key, "needs `train`: the datasets the model trains on"
+        if "val" not in spec and spec["threshold"]["fit_on"] == "val":
+            yield key, "needs `val` (the dataset the threshold is fitted on), or threshold.fit_on: test (an oracle)"
+        if spec["threshold"]["rule"] == "iou" and spec["unit"] != "pixel":
+            yield (*key, "threshold", "rule"), f"iou is a pixel measure; unit {spec['unit']!r} takes f1 or youden"
         for role in ("train", "val", "test"):
-            for dataset in spec.get(role, []) if role == "train" else [spec[role]]:
+            for dataset in spec.get(role, []) if role == "train" else [spec[role]] if role in spec else []:
                 if dataset not in datasets:
                     yield (*key, role), f"names dataset {dataset!r}, which is not under datasets"
         for ref in experiment_refs(spec):
@@ -72,12 +87,23 @@ def experiment_problems(config: dict) -> Iterator[Problem]:
                 yield key, f"builds on experiment {ref!r}, which is not configured"
             elif ref == name:
                 yield key, "builds on itself"
+            elif model_of(experiments[ref]) != model_of(spec):
+                yield key, f"builds on experiment {ref!r}, whose model is {model_of(experiments[ref])!r}"
     yield from _cycles(
         experiments,
         lambda n: [r for r in experiment_refs(experiments[n]) if r in experiments],
         "experiments build on each other in a cycle",
         ("experiments",),
     )
+
+
+def _patchcore_sources(key: KeyPath, spec: dict) -> Iterator[Problem]:
+    if "train" in spec and "meld" in spec:
+        yield key, "give `train` (datasets to train on) or `meld` (experiments to meld), not both"
+    elif "train" not in spec and "meld" not in spec:
+        yield key, "needs `train` (datasets to train on) or `meld` (experiments whose coresets to meld)"
+    if "pretrained" in spec and "train" not in spec:
+        yield key, "`pretrained` needs `train`: the datasets the pretrained coreset is fine-tuned on"
 
 
 def _cycles(graph: dict, edges, what: str, key: KeyPath) -> Iterator[Problem]:
@@ -99,63 +125,67 @@ def _cycles(graph: dict, edges, what: str, key: KeyPath) -> Iterator[Problem]:
         yield from visit(name, [])
 
 
-def rendered(config: dict) -> list[str]:
+def generated(config: dict) -> list[str]:
+    """The datasets a generator makes (the others are real data, converted)."""
     return [name for name, spec in config["datasets"].items() if "source" not in spec]
 
 
 def dataset_problems(config: dict) -> Iterator[Problem]:
-    """Twins that exist and form no cycle, and the first PLAN_CHECKED samples of each rendered dataset planned."""
+    """Twins that exist, share their source's generator and form no cycle, and the first PLAN_CHECKED
+    samples of each generated dataset planned by its generator."""
     datasets = config["datasets"]
     for name, spec in datasets.items():
         if "count" not in spec and "source" not in spec:
-            yield ("datasets", name), "needs `count` (plates to render) or `source` (real data from the registry)"
+            yield ("datasets", name), "needs `count` (objects to generate) or `source` (real data from the registry)"
         if "twin_of" in spec and spec["twin_of"] not in datasets:
             yield ("datasets", name, "twin_of"), f"names {spec['twin_of']!r}, which is not under datasets"
+        elif "twin_of" in spec and generator_of(datasets[spec["twin_of"]]) != generator_of(spec):
+            yield (
+                ("datasets", name, "twin_of"),
+                f"names {spec['twin_of']!r} of generator {generator_of(datasets[spec['twin_of']])!r}, "
+                f"not {generator_of(spec)!r}",
+            )
     twins = {n: [s["twin_of"]] if s.get("twin_of") in datasets else [] for n, s in datasets.items()}
     cycles = list(_cycles(datasets, twins.__getitem__, "twin_of forms a cycle", ("datasets", "twin_of")))
     yield from cycles
     if cycles:
         return
-    for name in rendered(config):
+    for name in generated(config):
         if "count" not in datasets[name]:
             continue
         try:
             spec = resolve_spec(name, datasets)
             for i in range(min(spec["count"], PLAN_CHECKED)):
-                plan_sample(name, spec, config["seed"], i)
+                GENERATORS[generator_of(spec)].plan(name, spec, config["seed"], i)
         except (ValueError, RuntimeError) as error:
             yield ("datasets", name), str(error)
 
 
 def images_of(config: dict, name: str) -> int | None:
-    """Images of a rendered dataset (plates x views); None for real data, unknown before conversion."""
+    """Images of a generated dataset; None for real data, unknown before conversion."""
     spec = config["datasets"][name]
     if "source" in spec:
         return None
-    return spec["count"] * len(views(resolve_spec(name, config["datasets"]).get("camera", {})))
+    return GENERATORS[generator_of(spec)].images(resolve_spec(name, config["datasets"]))
 
 
 def has_defects(config: dict, name: str) -> bool | None:
-    """Whether a rendered dataset can hold a defect (its planned samples do); None for real data."""
+    """Whether a generated dataset can hold a defect (its planned samples do); None for real data."""
     spec = config["datasets"][name]
     if "source" in spec:
         return None
     resolved = resolve_spec(name, config["datasets"])
-    if resolved.get("defects", {}).get("max", 0) == 0:
-        return False
-    if resolved.get("defects", {}).get("min", 0) > 0 or resolved["count"] > PLAN_CHECKED:
-        return True
-    return any(plan_sample(name, resolved, config["seed"], i).defects for i in range(resolved["count"]))
+    return can_hold_defects(GENERATORS[generator_of(spec)], name, resolved, config["seed"], PLAN_CHECKED)
 
 
 def evaluation_problems(config: dict) -> Iterator[Problem]:
     """Validation data must hold defects (the F1 threshold is fitted on them); test data too (AUROC, AUPRO)."""
     why = {
-        "val": "the pixel threshold is fitted on its defect pixels",
+        "val": "the threshold is fitted on its defects",
         "test": "AUROC, AUPRO and recall need defect pixels",
     }
     for name, spec in config["experiments"].items():
-        for role in ("val", "test"):
+        for role in evaluated_on(spec):
             dataset = spec[role]
             if dataset in config["datasets"] and has_defects(config, dataset) is False:
                 yield (
@@ -164,25 +194,34 @@ def evaluation_problems(config: dict) -> Iterator[Problem]:
                 )
 
 
-def patch_problems(config: dict, stride: int | None) -> Iterator[Problem]:
-    """Tiles that fit the rendered images and the backbone grid, shards that each get an image."""
+def patch_problems(config: dict, strides: dict[str, int]) -> Iterator[Problem]:
+    """Tiles that fit the rendered images and the backbone grid of each PatchCore experiment (`strides`: the
+    feature stride of each experiment's backbone, where it was checked), shards that each get an image."""
     patches, size = config["patches"], config["patches"]["size"]
     if patches["stride"] > size:
         yield (
             ("patches", "stride"),
             f"{patches['stride']} exceeds patches.size {size}: pixels between tiles are never scored",
         )
-    if stride and size % stride:
-        yield (
-            ("patches", "size"),
-            f"{size} is not a multiple of the backbone's feature stride {stride} ({config['backbone']['name']})",
-        )
+    for name, stride in strides.items():
+        if size % stride:
+            backbone = experiment_settings(config, name)["backbone"]["name"]
+            yield (
+                ("patches", "size"),
+                f"{size} is not a multiple of the feature stride {stride} of {backbone} (experiment {name})",
+            )
+            break
     if patches["min_mean_intensity"] >= 255:
         yield ("patches", "min_mean_intensity"), "255 drops every tile (a tile is kept when its mean is above it)"
     resolution = config["render"]["resolution"]
-    if size > resolution and rendered(config):
+    if size > resolution and any(generator_of(config["datasets"][n]) == "plates" for n in generated(config)):
         yield ("patches", "size"), f"{size} exceeds the rendered images ({resolution} px, render.resolution)"
-    used = {d for spec in config["experiments"].values() for d in [*spec.get("train", []), spec["val"], spec["test"]]}
+    used = {
+        d
+        for name in patchcore_experiments(config)
+        for spec in [config["experiments"][name]]
+        for d in [*spec.get("train", []), *(spec[role] for role in evaluated_on(spec))]
+    }
     for name in sorted(used & set(config["datasets"])):
         images = images_of(config, name)
         if images is not None and images < patches["shards"]:
@@ -202,10 +241,23 @@ def report_problems(config: dict) -> Iterator[Problem]:
         yield ("report", "sweep"), f"names experiment {report['sweep']!r}, which is not configured"
 
 
+def settings_key(config: dict, name: str, *keys: str) -> KeyPath:
+    """Where an experiment's setting was given: its own override, else the family section."""
+    spec = config["experiments"][name]
+    if keys[0] in spec:
+        return ("experiments", name, *keys)
+    return ("patchcore", *keys)
+
+
 def coreset_problems(config: dict) -> Iterator[Problem]:
     """Coreset sizes whose M x M distance matrix (the sequential rule keeps one) the coreset refuses."""
-    sizes = {("coreset", key): config["coreset"][key] for key in ("size", "meld_size")}
-    sizes |= {("experiments", n, "size"): e["size"] for n, e in config["experiments"].items() if "size" in e}
+    sizes = {}
+    for name in patchcore_experiments(config):
+        coreset = experiment_settings(config, name)["coreset"]
+        for key in ("size", "meld_size"):
+            sizes[settings_key(config, name, "coreset", key)] = coreset[key]
+        if "size" in config["experiments"][name]:
+            sizes[("experiments", name, "size")] = config["experiments"][name]["size"]
     for key, m in sizes.items():
         if m > MAX_CORESET:
             yield (
@@ -215,13 +267,24 @@ def coreset_problems(config: dict) -> Iterator[Problem]:
             )
 
 
-def weights_problems(config: dict, weights_dir: Path, known_weights: set[str]) -> Iterator[Problem]:
-    """Weights that are a known registry file, or a local state-dict file that exists."""
-    backbone = config["backbone"]
+def backbones(config: dict) -> dict[KeyPath, tuple[dict, list[str]]]:
+    """Each distinct backbone of the PatchCore experiments, by where it was set: (settings, experiments)."""
+    found: dict[KeyPath, tuple[dict, list[str]]] = {}
+    for name in patchcore_experiments(config):
+        key = settings_key(config, name, "backbone")
+        found.setdefault(key, (experiment_settings(config, name)["backbone"], []))[1].append(name)
+    return found
+
+
+def weights_problems(backbone: dict, key: KeyPath, weights_dir: Path, known_weights: set[str]) -> Iterator[Problem]:
+    """Weights that are a known registry file, or a local state-dict file that exists (torchvision's `registry`
+    weights are checked with the backbone)."""
     weights = backbone["weights"]
+    if weights.split(":")[0] == "registry":
+        return
     if weights == "package" and backbone["name"] != "tf_efficientnet_lite0":
         yield (
-            ("backbone", "weights"),
+            (*key, "weights"),
             f"'package' weights exist only for tf_efficientnet_lite0, not {backbone['name']!r}",
         )
     if weights in ("package", "none"):
@@ -230,12 +293,12 @@ def weights_problems(config: dict, weights_dir: Path, known_weights: set[str]) -
     if path.parent == weights_dir:
         if path.name not in known_weights:
             yield (
-                ("backbone", "weights"),
+                (*key, "weights"),
                 f"{weights}: not a weights file of the registry (known: {', '.join(sorted(known_weights))})",
             )
     elif not path.is_file():
         yield (
-            ("backbone", "weights"),
+            (*key, "weights"),
             f"{weights}: no such file ('package', 'none', a registry weights file or a state-dict file)",
         )
 
@@ -243,7 +306,7 @@ def weights_problems(config: dict, weights_dir: Path, known_weights: set[str]) -
 def warnings(config: dict) -> Iterator[str]:
     """Legal but odd settings, said in the log and run anyway."""
     for name, spec in config["experiments"].items():
-        if spec["val"] == spec["test"]:
+        if spec.get("val") == spec["test"] and spec["threshold"]["fit_on"] == "val":
             yield f"experiments.{name}: val and test are one dataset {spec['val']!r}: the threshold is fitted on test"
         if spec["test"] in spec.get("train", []):
             yield f"experiments.{name}: trains on its test dataset {spec['test']!r}"

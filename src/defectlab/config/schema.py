@@ -7,10 +7,8 @@ Two differences from a plain `jsonschema` validation, both against silently wron
 """
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import jsonschema
-import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
 from defectlab.config.yaml_files import KeyPath, Location
@@ -57,9 +55,8 @@ def _describe(error: ValidationError) -> tuple[KeyPath, str]:
     return path, error.message
 
 
-def schema_errors(config: dict, schema_path: str | Path, where: Mapping[KeyPath, Location]) -> list[str]:
+def schema_errors(config: dict, schema: dict, where: Mapping[KeyPath, Location]) -> list[str]:
     """One line per schema violation (at most MAX_ERRORS), in the order of the config's keys."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
     errors = sorted(StrictValidator(schema).iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     lines = []
     for error in errors[:MAX_ERRORS]:

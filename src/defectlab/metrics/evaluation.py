@@ -1,4 +1,9 @@
-"""The evaluation of one experiment: threshold fitted on validation, metrics on test, as tidy rows."""
+"""The evaluation of one experiment: a threshold fitted (on val, or on test as an oracle), metrics on test, as
+tidy rows. It reads maps through the maps contract only, whatever model made them.
+
+The unit says what is scored: `pixel` (the maps against the defect masks: P/R/F1/IoU at the threshold,
+AUROC, AUPRO, defect-wise recall) or `image` (each image's score against "has a defect": P/R/F1, FPR, AUROC).
+"""
 
 import warnings
 from collections import Counter
@@ -11,8 +16,11 @@ import pandas as pd
 
 from defectlab.classes import BY_INDEX, DEFECT_INDICES, IMPURITY_INDICES
 from defectlab.metrics.defect_wise import COVERAGE_SWEEP, instance_coverage, recall_by_class
-from defectlab.metrics.pixel import auroc, class_pixel_recall, fit_threshold, precision_recall_f1
+from defectlab.metrics.pixel import auroc, class_pixel_recall, precision_recall_f1
 from defectlab.metrics.pro import aupro
+from defectlab.metrics.thresholds import fit_threshold, iou
+
+UNITS = ("pixel", "image")
 
 # min_coverage: the share of an instance that must be predicted to count as detected, set on the
 # rows of the coverage sweep only (NaN elsewhere)
@@ -28,22 +36,45 @@ class SplitMaps:
     masks: np.ndarray  # (N, H, W) uint8 class index
     instances: np.ndarray  # (N, H, W) uint16
     dataset: str = "unnamed dataset"  # named in messages: the dataset folder
+    scores: np.ndarray | None = None  # (N,) image scores of the model; None: each map's maximum
+    model: str = "unnamed model"  # the maps' model
 
     @property
     def defect_pixels(self) -> np.ndarray:
         """Positives of the binary task: defect pixels only; impurities are never defects."""
         return np.isin(self.masks, DEFECT_INDICES)
 
+    @property
+    def defect_images(self) -> np.ndarray:
+        """Positives of the image unit: images holding a defect pixel."""
+        return self.defect_pixels.reshape(len(self.ids), -1).any(axis=1)
 
-def fit_split_threshold(val: SplitMaps) -> float:
-    """The pixel threshold maximising F1 of defect pixels on the validation split, which needs a defect pixel."""
-    labels = val.defect_pixels
+    @property
+    def image_scores(self) -> np.ndarray:
+        return self.maps.reshape(len(self.maps), -1).max(axis=1) if self.scores is None else self.scores
+
+
+def unit_scores(split: SplitMaps, unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, binary labels) of a split in an evaluation unit."""
+    if unit == "pixel":
+        return split.maps, split.defect_pixels
+    if unit == "image":
+        return split.image_scores, split.defect_images
+    raise ValueError(f"unknown evaluation unit {unit!r}; known: {', '.join(UNITS)}")
+
+
+def fit_split_threshold(split: SplitMaps, rule: str = "f1", unit: str = "pixel", role: str = "validation") -> float:
+    """The threshold of `rule` on a split's scores in `unit`; the split (`role`: validation or test) needs a
+    defect, and for Youden's J a defect-free pixel or image as well."""
+    scores, labels = unit_scores(split, unit)
     if not labels.any():
         raise ValueError(
-            f"{val.dataset}: the validation dataset has no defect pixel in its {len(val.ids)} images, so the "
-            f"F1-maximising pixel threshold is undefined; give the experiment a `val` dataset with defects"
+            f"{split.dataset}: the {role} dataset has no defect pixel in its {len(split.ids)} images, so the "
+            f"{rule}-maximising {unit} threshold is undefined; fit it on a dataset with defects"
         )
-    return fit_threshold(val.maps, labels)
+    if rule == "youden" and labels.all():
+        raise ValueError(f"{split.dataset}: every {unit} of the {role} dataset is defective: Youden's J is undefined")
+    return fit_threshold(scores, labels, rule)
 
 
 def _row(
@@ -65,8 +96,34 @@ def _defect_wise_rows(metric: str, coverage: pd.DataFrame, min_coverage: float, 
     return rows
 
 
-def evaluate_split(test: SplitMaps, threshold: float) -> pd.DataFrame:
-    """Pixel P/R/F1, image and pixel AUROC, per-class pixel recall and defect-wise recall, then
+def evaluate_split(test: SplitMaps, threshold: float, unit: str = "pixel") -> pd.DataFrame:
+    """The metrics of `unit` at `threshold`: `pixel_metrics` or `image_metrics`."""
+    if unit == "image":
+        return image_metrics(test, threshold)
+    unit_scores(test, unit)  # refuses an unknown unit
+    return pixel_metrics(test, threshold)
+
+
+def image_metrics(test: SplitMaps, threshold: float) -> pd.DataFrame:
+    """Image P/R/F1 and false-positive rate at the threshold, and image AUROC; an image is positive when it
+    holds a defect pixel, its score the model's image score (else its map's maximum)."""
+    scores, labels = unit_scores(test, "image")
+    predicted = scores >= threshold
+    precision, recall, f1 = precision_recall_f1(predicted, labels)
+    negatives = int((~labels).sum())
+    fpr = float((predicted & ~labels).sum() / negatives) if negatives else float("nan")
+    rows = [
+        _row("image_precision", precision),
+        _row("image_recall", recall),
+        _row("image_f1", f1),
+        _row("image_fpr", fpr),
+        _row("image_auroc", auroc(scores, labels)),
+    ]
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+
+
+def pixel_metrics(test: SplitMaps, threshold: float) -> pd.DataFrame:
+    """Pixel P/R/F1/IoU, image and pixel AUROC, per-class pixel recall and defect-wise recall, then
     AUPRO (FPR <= 0.3) and the defect-wise recall sweep over the coverage needed for a detection.
 
     One row per metric and class (METRIC_COLUMNS); the sweep rows, metric "defect_wise_recall_sweep",
@@ -82,13 +139,11 @@ def evaluate_split(test: SplitMaps, threshold: float) -> pd.DataFrame:
             stacklevel=2,
         )
     precision, recall, f1 = precision_recall_f1(predicted, labels)
-    image_labels = labels.reshape(len(labels), -1).any(axis=1)
-    image_scores = test.maps.reshape(len(test.maps), -1).max(axis=1)
     rows = [
         _row("pixel_precision", precision),
         _row("pixel_recall", recall),
         _row("pixel_f1", f1),
-        _row("image_auroc", auroc(image_scores, image_labels)),
+        _row("image_auroc", auroc(test.image_scores, test.defect_images)),
         _row("pixel_auroc", auroc(test.maps, labels)),
     ]
     coverage = pd.concat(
@@ -107,6 +162,7 @@ def evaluate_split(test: SplitMaps, threshold: float) -> pd.DataFrame:
     rows.append(_row("aupro", aupro(test.maps, test.masks, test.instances)))
     for min_coverage in COVERAGE_SWEEP:
         rows += _defect_wise_rows("defect_wise_recall_sweep", coverage, min_coverage, min_coverage)
+    rows.append(_row("pixel_iou", iou(predicted, labels)))  # last: the rows of earlier versions keep their places
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
@@ -114,9 +170,10 @@ def load_split(map_paths: Sequence[str | Path], dataset_root: str | Path) -> Spl
     """Anomaly maps of a dataset with its masks; the dataset's index, its folders and the maps' ids must agree
     exactly, or an image left out of the maps would silently leave the evaluation."""
     from defectlab.data.layout import check_files, load_sample
-    from defectlab.patchcore.anomaly_map import read_maps
+    from defectlab.maps import read_maps
 
-    ids, maps = read_maps(map_paths)
+    read = read_maps(map_paths)
+    ids, maps = read.ids, read.maps
     _check_ids(ids, list(check_files(dataset_root)["id"]), map_paths, Path(dataset_root) / "index.parquet")
     samples = [load_sample(dataset_root, i) for i in ids]
     if maps.shape[1:] != samples[0].mask.shape:
@@ -130,6 +187,8 @@ def load_split(map_paths: Sequence[str | Path], dataset_root: str | Path) -> Spl
         masks=np.stack([s.mask for s in samples]),
         instances=np.stack([s.instances for s in samples]),
         dataset=str(dataset_root),
+        scores=read.scores,
+        model=read.model,
     )
 
 

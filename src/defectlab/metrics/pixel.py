@@ -1,25 +1,9 @@
-"""Pixel-wise metrics: the F1-maximising threshold, precision/recall/F1 and AUROC (scikit-learn)."""
+"""Pixel-wise metrics: precision/recall/F1 and AUROC (scikit-learn); thresholds are in `thresholds`."""
 
 import warnings
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve, precision_recall_fscore_support, roc_auc_score
-
-
-def fit_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
-    """The score threshold t maximising pixel F1 of `scores >= t` against binary `labels`.
-
-    Ties in F1 go to the lowest threshold (scikit-learn's order), which favours recall.
-    """
-    labels = np.asarray(labels, bool).ravel()
-    if not labels.any():
-        raise ValueError("cannot fit a threshold: the validation split has no positive pixel")
-    precision, recall, thresholds = precision_recall_curve(labels, np.asarray(scores).ravel())
-    # the last (precision=1, recall=0) point has no threshold
-    precision, recall = precision[:-1], recall[:-1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    return float(thresholds[int(np.argmax(f1))])
+from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
 
 def precision_recall_f1(predicted: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:

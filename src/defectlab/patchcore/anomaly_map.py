@@ -6,16 +6,8 @@ Gaussian truncated at four standard deviations with scipy's radius rule
 (scipy.ndimage.gaussian_filter: radius int(truncate * sigma + 0.5)), which anomalib uses too.
 """
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-
 import cv2
-import h5py
 import numpy as np
-
-from defectlab.data.layout import listed
-from defectlab.hdf5 import open_h5
-from defectlab.runtime import atomic_output
 
 
 def gaussian_kernel_size(sigma: float) -> int:
@@ -60,34 +52,3 @@ class MapAccumulator:
             if len(mean)
             else mean.astype(np.float32)
         )
-
-
-def write_maps(
-    path: str | Path, ids: Sequence[str], maps: np.ndarray, attrs: Mapping[str, object], made_from: str
-) -> None:
-    """Write a maps file atomically; maps with NaN or inf are refused, naming what they were made from
-    (`made_from`: the coreset and patch store), since every metric of them would be NaN."""
-    finite = np.isfinite(maps).reshape(len(maps), -1).all(axis=1)
-    if not finite.all():
-        bad = [image for image, ok in zip(ids, finite, strict=True) if not ok]
-        raise ValueError(
-            f"{path}: refusing to write anomaly maps with NaN or inf values, of images {listed(bad)}; "
-            f"made from {made_from}"
-        )
-    with atomic_output(path) as tmp, h5py.File(tmp, "w") as h5:
-        h5.create_dataset("ids", data=np.array(list(ids), dtype=h5py.string_dtype()), track_times=False)
-        h5.create_dataset("maps", data=maps, compression="gzip", track_times=False)
-        h5.attrs.update(attrs)
-
-
-def read_maps(paths: Sequence[str | Path]) -> tuple[list[str], np.ndarray]:
-    """Image ids and (N, H, W) anomaly maps of several shard files, concatenated in order; a file with NaN or
-    inf scores is refused, named."""
-    ids, maps = [], []
-    for path in paths:
-        with open_h5(path) as h5:
-            ids += [s.decode() if isinstance(s, bytes) else s for s in h5["ids"][:]]
-            maps.append(h5["maps"][:])
-        if not np.isfinite(maps[-1]).all():
-            raise ValueError(f"{path}: anomaly maps hold NaN or inf; delete it and rerun the job that writes it")
-    return ids, np.concatenate(maps)
