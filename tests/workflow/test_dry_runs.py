@@ -207,3 +207,51 @@ def test_registry_weights_are_downloaded_before_the_jobs_that_use_them(tmp_path:
     assert counts["weights"] == 1
     shard = inputs["results/coresets/plates-train/plain/shard-0.h5"]
     assert shard == ["results/patches/plates-train/shard-0.h5", backbone["weights"]]
+
+
+def test_an_experiment_with_its_own_backbone_and_an_oracle_threshold_gets_its_own_jobs(tmp_path: Path):
+    """Per-experiment settings: its own shard coresets (named after it), the default experiment's shared ones
+    untouched; a threshold fitted on test asks for no val maps."""
+    extra = tmp_path / "extra.yaml"
+    own = {
+        "train": ["plates-train"],
+        "test": "plates-test",
+        "backbone": {"pool": 3},
+        "threshold": {"rule": "youden", "fit_on": "test"},
+    }
+    extra.write_text(yaml.safe_dump({"experiments": {"wide": own}}))
+    counts, inputs = _dry_run(tmp_path, REPO / "config/config.yaml", extra)
+    assert counts["evaluate"] == 2 and counts["meld"] == 2 and counts["coreset_shard"] == 4
+    assert inputs["results/coresets/wide.h5"] == [
+        f"results/coresets/plates-train/wide-plain/shard-{k}.h5" for k in (0, 1)
+    ]
+    assert inputs["results/coresets/plates.h5"] == [f"results/coresets/plates-train/plain/shard-{k}.h5" for k in (0, 1)]
+    assert inputs["results/metrics/wide.parquet"] == [
+        "results/maps/wide/plates-test/shard-0.h5",
+        "results/maps/wide/plates-test/shard-1.h5",
+        "results/datasets/plates-test",
+    ]
+    assert counts["patchcore_maps"] == 4 + 2  # plates: val and test; wide: test only
+
+
+@pytest.mark.parametrize(
+    ("experiment", "message"),
+    [
+        ({"model": "cae"}, "experiments.plates.model: unknown model 'cae'; known: patchcore"),
+        ({"dropout": 0.1}, "experiments.plates.dropout: model 'patchcore' takes no key 'dropout'"),
+        ({"threshold": {"rule": "iou"}, "unit": "image"}, "iou is a pixel measure; unit 'image' takes f1 or youden"),
+    ],
+)
+def test_model_and_evaluation_keys_are_refused_before_any_job(tmp_path: Path, experiment: dict, message: str):
+    spec = {"train": ["plates-train"], "val": "plates-val", "test": "plates-test", **experiment}
+    assert message in _refused(tmp_path, {"experiments": {"plates": spec}})
+
+
+def test_older_configs_with_top_level_patchcore_sections_still_run(tmp_path: Path):
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config.update(config.pop("patchcore"))
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(old))
+    assert result.returncode == 0, result.stderr
+    assert "top-level `backbone` is read as `patchcore.backbone`" in result.stdout + result.stderr
