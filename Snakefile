@@ -35,6 +35,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/plates.smk"
+include: "rules/generate.smk"
 include: "rules/download.smk"
 include: "rules/patches.smk"
 include: "rules/models/patchcore.smk"

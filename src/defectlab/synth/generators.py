@@ -8,6 +8,7 @@ defect. A new generator adds an entry here, a schema block (`$defs/generators/<n
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from defectlab.synth import procedural
 from defectlab.synth.plan import plan_sample, views
 
 
@@ -28,7 +29,23 @@ PLATES = Generator(
     defects=lambda sample: len(sample.defects),
 )
 
-GENERATORS: dict[str, Generator] = {"plates": PLATES}
+
+def _procedural(plan: Callable[[str, dict, int, int], object]) -> Generator:
+    """chess and noise (defectlab.synth.procedural): one image per sample; an `anomaly` gives each its regions."""
+    return Generator(
+        plan=plan,
+        images=lambda spec: spec["count"],
+        max_defects=procedural.regions_of,
+        min_defects=procedural.regions_of,
+        defects=lambda sample: sample.defects,
+    )
+
+
+GENERATORS: dict[str, Generator] = {
+    "plates": PLATES,
+    "chess": _procedural(procedural.plan_chess),
+    "noise": _procedural(procedural.plan_noise),
+}
 
 
 def can_hold_defects(generator: Generator, name: str, spec: dict, seed: int, planned: int) -> bool:

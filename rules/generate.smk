@@ -1,0 +1,44 @@
+# Generators `chess` and `noise`: the 2-D datasets of the autoencoder study (defectlab.synth.procedural), one
+# cheap job per dataset, and their gallery (a normal image, its anomalous twin and the mask, per generator).
+from defectlab.synth.procedural import gallery_datasets
+
+PROCEDURAL_GALLERY = gallery_datasets(config["datasets"])  # generator -> its first anomalous dataset
+
+
+rule generate:
+    output:
+        directory("results/datasets/{dataset}"),
+    wildcard_constraints:
+        dataset=names_pattern(generated_by("chess") + generated_by("noise")),
+    params:
+        spec=lambda wildcards: dataset_spec(wildcards.dataset),
+        seed=config["seed"],
+    log:
+        "logs/generate/{dataset}.log",
+    benchmark:
+        "results/benchmarks/generate/{dataset}.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/generate.py"
+
+
+rule procedural_gallery:
+    input:
+        **{generator: f"results/datasets/{name}" for generator, name in PROCEDURAL_GALLERY.items()},
+    output:
+        report(
+            "results/figures/procedural-gallery.png",
+            category="Figures",
+            caption="../report/procedural-gallery.rst",
+        ),
+    params:
+        datasets=PROCEDURAL_GALLERY,
+        specs={generator: dataset_spec(name) for generator, name in PROCEDURAL_GALLERY.items()},
+        seed=config["seed"],
+    log:
+        "logs/procedural_gallery.log",
+    conda:
+        ENV
+    script:
+        "../scripts/procedural_gallery.py"
