@@ -1,7 +1,8 @@
 """A real single-node Slurm on localhost for the tests: munge, slurmctld and slurmd from Debian's packages.
 
-No accounting database: jobs are followed with squeue (MinJobAge keeps finished jobs listed for
-10 minutes). The node declares one GPU (a GRES backed by /dev/null, so no CUDA is needed) and
+No accounting database: jobs are followed with squeue, and MinJobAge keeps finished jobs listed
+for 18 hours (Slurm's maximum), so the tests can read every job of a run however long a loaded
+machine takes (with 10 minutes, the first jobs of a 7-minute run were gone after the local run). The node declares one GPU (a GRES backed by /dev/null, so no CUDA is needed) and
 more CPUs and memory than this machine has (`SlurmdParameters=config_overrides`), so the
 profile's GPU and memory requests are scheduled as a cluster would schedule them.
 """
@@ -126,7 +127,7 @@ SelectTypeParameters=CR_Core_Memory
 SlurmdParameters=config_overrides
 GresTypes=gpu
 ReturnToService=2
-MinJobAge=600
+MinJobAge=65533
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 InactiveLimit=0
