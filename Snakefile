@@ -39,6 +39,7 @@ include: "rules/generate.smk"
 include: "rules/download.smk"
 include: "rules/patches.smk"
 include: "rules/models/patchcore.smk"
+include: "rules/models/baseline.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
 

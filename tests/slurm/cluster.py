@@ -2,9 +2,10 @@
 
 No accounting database: jobs are followed with squeue, and MinJobAge keeps finished jobs listed
 for 18 hours (Slurm's maximum), so the tests can read every job of a run however long a loaded
-machine takes (with 10 minutes, the first jobs of a 7-minute run were gone after the local run). The node declares one GPU (a GRES backed by /dev/null, so no CUDA is needed) and
-more CPUs and memory than this machine has (`SlurmdParameters=config_overrides`), so the
-profile's GPU and memory requests are scheduled as a cluster would schedule them.
+machine takes (with 10 minutes, the first jobs of a 7-minute run were gone after the local run).
+The node declares one GPU (a GRES backed by /dev/null, so no CUDA is needed) and more CPUs
+and memory than this machine has (`SlurmdParameters=config_overrides`), so the profile's GPU and
+memory requests are scheduled as a cluster would schedule them.
 """
 
 import contextlib

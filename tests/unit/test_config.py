@@ -366,3 +366,14 @@ def test_torchvision_backbones_take_the_registrys_weights_files(tmp_path: Path):
     assert run_checks(tmp_path, {"patchcore": {"backbone": {**mobilenet, "weights": "registry:IMAGENET1K_V1"}}}) == []
     own = {"plates": {"train": ["plates-train"], **ROLES, "backbone": {**mobilenet, "weights": "none"}}}
     assert run_checks(tmp_path, {"experiments": own}) == []
+
+
+def test_baselines_take_no_patchcore_keys_and_intensity_no_training_data(tmp_path: Path):
+    spec = {"model": "deviation", "train": ["plates-train"], **ROLES}
+    assert run_checks(tmp_path, {"experiments": {"dev": spec}}) == []
+    message = refusal(tmp_path, {"experiments": {"dev": {**spec, "coreset": {"size": 64}}}})
+    assert "experiments.dev.coreset: model 'deviation' takes no key 'coreset'; it takes: model, label, train" in message
+    message = refusal(tmp_path, {"experiments": {"raw": {**spec, "model": "intensity"}}})
+    assert "experiments.raw.train: model 'intensity' takes no training data" in message
+    message = refusal(tmp_path, {"experiments": {"dev": {"model": "deviation", **ROLES}}})
+    assert "experiments.dev: needs `train`: the datasets the model trains on" in message

@@ -255,3 +255,22 @@ def test_older_configs_with_top_level_patchcore_sections_still_run(tmp_path: Pat
     result = snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(old))
     assert result.returncode == 0, result.stderr
     assert "top-level `backbone` is read as `patchcore.backbone`" in result.stdout + result.stderr
+
+
+def test_a_baseline_beside_patchcore_runs_no_patchcore_job(tmp_path: Path):
+    extra = tmp_path / "extra.yaml"
+    deviation = {"model": "deviation", "train": ["plates-train"], "val": "plates-val", "test": "plates-test"}
+    extra.write_text(yaml.safe_dump({"experiments": {"dev": deviation}}))
+    counts, inputs = _dry_run(tmp_path, REPO / "config/config.yaml", extra)
+    assert counts["evaluate"] == 2 and counts["baseline_maps"] == 2 and counts["meld"] == 1
+    assert counts["patchcore_maps"] == 4 and counts["study_tables"] == 1  # the PatchCore experiment's only
+    assert inputs["results/maps/dev/plates-test/maps.h5"] == [
+        "results/datasets/plates-test",
+        "results/datasets/plates-train",
+    ]
+    assert inputs["results/metrics/dev.parquet"] == [
+        "results/maps/dev/plates-test/maps.h5",
+        "results/datasets/plates-test",
+        "results/maps/dev/plates-val/maps.h5",
+        "results/datasets/plates-val",
+    ]

@@ -1,5 +1,6 @@
 """The whole pipeline on config/tiny.yaml: real Blender renders, real HDF5, real Parquet."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -139,3 +140,28 @@ def test_fine_tuning_and_melding_experiments_build_on_the_finished_coreset(run: 
         assert datasets == {"plates-train", "plates-val"}  # some pretrained points kept, some replaced
     with h5py.File(workdir / "results/coresets/plates-meld.h5") as h5:
         assert h5["features"].shape[0] == 32 and set(h5["origin"]["dataset"].astype(str)) <= datasets
+
+
+def test_models_without_patchcore_go_through_the_same_maps_and_evaluation(run: Path, tmp_path: Path):
+    """Two baselines (no model) beside PatchCore in one config: their maps through the maps contract, their
+    metrics from the same evaluation, and not one PatchCore job for them."""
+    extra = tmp_path / "baselines.yaml"
+    experiments = {
+        "deviation": {"model": "deviation", "train": ["plates-train"], "val": "plates-val", "test": "plates-test"},
+        "intensity": {"model": "intensity", "test": "plates-test", "threshold": {"rule": "youden", "fit_on": "test"}},
+    }
+    extra.write_text(yaml.safe_dump({"experiments": experiments}))
+    targets = ["results/metrics/deviation.parquet", "results/metrics/intensity.parquet"]
+    result = snakemake(run, *ARGS, str(extra), *targets)
+    assert result.returncode == 0, result.stderr[-5000:]
+    ran = set(re.findall(r"^rule (\w+):", result.stdout, flags=re.M))
+    assert ran == {"baseline_maps", "evaluate"}  # datasets exist; no coreset, meld or PatchCore maps
+    deviation, intensity = (pd.read_parquet(run / target) for target in targets)
+    assert set(deviation["model"]) == {"deviation"} and set(intensity["model"]) == {"intensity"}
+    assert set(deviation["threshold_fitted_on"]) == {"plates-val"}
+    assert set(intensity["threshold_fitted_on"]) == {"plates-test (oracle)"}
+    assert set(intensity["threshold_rule"]) == {"youden"}
+    headline = deviation[deviation["metric"].isin(HEADLINE | {"pixel_iou"})].set_index("metric")["value"]
+    assert headline.between(0, 1).all() and len(headline) == len(HEADLINE) + 1
+    with h5py.File(run / "results/maps/deviation/plates-test/maps.h5") as h5:
+        assert h5.attrs["model"] == "deviation" and h5["maps"].shape == (3, 128, 128)

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from defectlab.config.sections import experiment_settings, generator_of, model_of
+from defectlab.config.sections import UNTRAINED, experiment_settings, generator_of, model_of
 from defectlab.config.yaml_files import KeyPath
 from defectlab.synth.generators import GENERATORS, can_hold_defects
 from defectlab.synth.plan import resolve_spec
@@ -72,7 +72,9 @@ def experiment_problems(config: dict) -> Iterator[Problem]:
         key = ("experiments", name)
         if model_of(spec) == "patchcore":
             yield from _patchcore_sources(key, spec)
-        elif "train" not in spec:
+        elif model_of(spec) in UNTRAINED and "train" in spec:
+            yield (*key, "train"), f"model {model_of(spec)!r} takes no training data"
+        elif model_of(spec) not in UNTRAINED and "train" not in spec:
             yield key, "needs `train`: the datasets the model trains on"
         if "val" not in spec and spec["threshold"]["fit_on"] == "val":
             yield key, "needs `val` (the dataset the threshold is fitted on), or threshold.fit_on: test (an oracle)"

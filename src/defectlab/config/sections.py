@@ -22,8 +22,9 @@ from defectlab.config.yaml_files import KeyPath, Location
 
 DEFAULT_GENERATOR = "plates"
 DEFAULT_MODEL = "patchcore"
-# model -> its family: the top-level section holding the settings, and the rule file running it
-FAMILY = {"patchcore": "patchcore"}
+# model -> its family: the top-level section holding the settings (where it has one), and the rule file running it
+FAMILY = {"patchcore": "patchcore", "intensity": "baseline", "deviation": "baseline"}
+UNTRAINED = {"intensity"}  # models that take no training data
 # Sections of older configs that are now PatchCore's: read as patchcore.<key>, with a warning.
 LEGACY_SECTIONS = {"backbone": "patchcore", "coreset": "patchcore", "scoring": "patchcore"}
 
@@ -85,7 +86,8 @@ def key_problems(config: dict, schema: dict) -> Iterator[Problem]:
                 continue
             if kind == "generator" and "generator" in spec and "source" in spec:
                 yield (section, name), "give `generator` (generated images) or `source` (real data), not both"
-            own = blocks[chosen].get("properties", {})
+            own = _resolve(blocks[chosen]["$ref"], schema) if "$ref" in blocks[chosen] else blocks[chosen]
+            own = own.get("properties", {})
             for key in spec:
                 if key not in common["properties"] and key not in own:
                     takes = ", ".join([*common["properties"], *own])
@@ -137,5 +139,5 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
 def experiment_settings(config: Mapping, name: str) -> dict:
     """The settings an experiment runs with: its family's section, overridden by the experiment's own keys."""
     spec = config["experiments"][name]
-    section = config[family_of(spec)]
+    section = config.get(family_of(spec), {})
     return deep_merge(section, {key: spec[key] for key in section if key in spec})

@@ -1,0 +1,15 @@
+"""The baselines' jobs: one maps file per experiment and dataset, no training job."""
+
+from defectlab.config.sections import family_of
+
+
+def experiments(config: dict) -> list[str]:
+    return [name for name, spec in config["experiments"].items() if family_of(spec) == "baseline"]
+
+
+def maps(config: dict, name: str, dataset: str) -> list[str]:
+    return [f"results/maps/{name}/{dataset}/maps.h5"]
+
+
+def train_datasets(config: dict, name: str) -> list[str]:
+    return [f"results/datasets/{dataset}" for dataset in config["experiments"][name].get("train", [])]
