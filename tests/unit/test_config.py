@@ -247,8 +247,9 @@ def test_the_start_up_coreset_bound_is_the_coresets_own():
 def test_unknown_model_and_generator_are_refused_listing_the_known_ones(tmp_path: Path):
     message = refusal(tmp_path, {"experiments": {"plates": {"model": "cae"}}})
     assert "override.yaml:3: experiments.plates.model: unknown model 'cae'; known: patchcore" in message
-    message = refusal(tmp_path, {"datasets": {"plates-val": {"generator": "chess"}}})
-    assert "override.yaml:3: datasets.plates-val.generator: unknown generator 'chess'; known: plates" in message
+    message = refusal(tmp_path, {"datasets": {"plates-val": {"generator": "boards"}}})
+    known = "known: plates, chess, noise"
+    assert f"override.yaml:3: datasets.plates-val.generator: unknown generator 'boards'; {known}" in message
 
 
 def test_a_key_the_generator_or_model_does_not_take_is_refused_naming_both(tmp_path: Path):
