@@ -216,12 +216,14 @@ def evaluation_inputs(wildcards):
 
 def final_outputs():
     """Every dataset, the metrics of every experiment in one table with a figure each, the plates gallery when
-    plates are rendered for training, and what each model family present adds (its study tables, figures)."""
+    plates are rendered for training, the chess and noise gallery when those are generated with an anomaly,
+    and what each model family present adds (its study tables, figures)."""
     families = dict.fromkeys(family_of(spec) for spec in config["experiments"].values())
     return [
         "results/tables/metrics.parquet",
         "results/tables/summary.md",
         *(["results/figures/plates-gallery.png"] if gallery_plate() else []),
+        *(["results/figures/procedural-gallery.png"] if PROCEDURAL_GALLERY else []),
         *(output for family in families for output in FAMILY_OUTPUTS[family]()),
         *expand("results/datasets/{dataset}", dataset=config["datasets"]),
         *expand("results/figures/{experiment}-examples.png", experiment=config["experiments"]),

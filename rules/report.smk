@@ -62,3 +62,23 @@ rule study_tables:
         ENV
     script:
         "../scripts/study_tables.py"
+
+
+# Table 1 of the autoencoder study, of the autoencoder experiments and the baselines beside them (asked for by
+# `all` when autoencoder experiments are configured).
+rule autoencoder_table:
+    input:
+        metrics=expand("results/metrics/{experiment}.parquet", experiment=AUTOENCODERS + BASELINES),
+        weights=[jobs_autoencoder.weights(config, name) for name in AUTOENCODERS],
+    output:
+        table="results/tables/autoencoders.parquet",
+        markdown=report("results/tables/autoencoders.md", category="Study", caption="../report/autoencoders.rst"),
+    params:
+        weights={name: jobs_autoencoder.weights(config, name) for name in AUTOENCODERS},
+        generators={name: generator_of(spec) for name, spec in config["datasets"].items() if "source" not in spec},
+    log:
+        "logs/autoencoder_table.log",
+    conda:
+        ENV
+    script:
+        "../scripts/autoencoder_table.py"

@@ -245,8 +245,9 @@ def test_the_start_up_coreset_bound_is_the_coresets_own():
 
 
 def test_unknown_model_and_generator_are_refused_listing_the_known_ones(tmp_path: Path):
-    message = refusal(tmp_path, {"experiments": {"plates": {"model": "cae"}}})
-    assert "override.yaml:3: experiments.plates.model: unknown model 'cae'; known: patchcore" in message
+    message = refusal(tmp_path, {"experiments": {"plates": {"model": "fcn"}}})
+    known = "patchcore, cae, vae, aae, intensity, deviation"
+    assert f"override.yaml:3: experiments.plates.model: unknown model 'fcn'; known: {known}" in message
     message = refusal(tmp_path, {"datasets": {"plates-val": {"generator": "boards"}}})
     known = "known: plates, chess, noise"
     assert f"override.yaml:3: datasets.plates-val.generator: unknown generator 'boards'; {known}" in message
@@ -267,6 +268,7 @@ def test_a_key_of_another_model_is_refused_with_the_models_blocks_of_the_schema(
 
     schema = yaml.safe_load(SCHEMA.read_text())
     schema["$defs"]["models"]["toy"] = {"properties": {"epochs": {"type": "integer"}}}
+    schema["$defs"]["experiment"]["properties"]["model"]["enum"].append("toy")
     config = {"experiments": {"t": {"model": "toy", "epochs": 3, "augment": True, "train": ["a"], "test": "a"}}}
     assert list(key_problems(config, schema)) == [
         (("experiments", "t", "augment"), f"model 'toy' takes no key 'augment'; it takes: {TAKES_TOY}")

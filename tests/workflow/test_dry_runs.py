@@ -18,17 +18,19 @@ PROFILES = ["local", "slurm"]
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
 def test_shipped_config_dry_runs(config: Path, profile: str, tmp_path: Path):
+    # a -small file holds the laptop sizes of its study: it runs over the study's own file
     configs = (
-        [config] if config.stem != "sequential-patchcore-small" else [config.with_stem("sequential-patchcore"), config]
+        [config] if not config.stem.endswith("-small") else [config.with_stem(config.stem[: -len("-small")]), config]
     )
     result = snakemake(
         tmp_path, "-n", "--profile", str(REPO / "profiles" / profile), "--configfile", *map(str, configs)
     )
     assert result.returncode == 0, result.stderr
-    assert "meld" in result.stdout and "metrics_table" in result.stdout
-    # rendered plates, or a real dataset fetched, verified, extracted, converted and split
+    trained = "train_autoencoder" if config.stem.startswith("autoencoders") else "meld"
+    assert trained in result.stdout and "metrics_table" in result.stdout
+    # rendered plates, generated images, or a real dataset fetched, verified, extracted, converted and split
     jobs = set(re.findall(r"^(\w+)\s+\d+$", result.stdout, flags=re.M))
-    assert "render" in jobs or {"download", "extract", "convert", "select_dataset"} <= jobs
+    assert jobs & {"render", "generate"} or {"download", "extract", "convert", "select_dataset"} <= jobs
 
 
 def test_local_profile_gives_the_one_gpu_to_gpu_rules_only(tmp_path: Path):
@@ -237,7 +239,10 @@ def test_an_experiment_with_its_own_backbone_and_an_oracle_threshold_gets_its_ow
 @pytest.mark.parametrize(
     ("experiment", "message"),
     [
-        ({"model": "cae"}, "experiments.plates.model: unknown model 'cae'; known: patchcore"),
+        (
+            {"model": "fcn"},
+            "experiments.plates.model: unknown model 'fcn'; known: patchcore, cae, vae, aae, intensity, deviation",
+        ),
         ({"dropout": 0.1}, "experiments.plates.dropout: model 'patchcore' takes no key 'dropout'"),
         ({"threshold": {"rule": "iou"}, "unit": "image"}, "iou is a pixel measure; unit 'image' takes f1 or youden"),
     ],
@@ -274,3 +279,33 @@ def test_a_baseline_beside_patchcore_runs_no_patchcore_job(tmp_path: Path):
         "results/maps/dev/plates-val/maps.h5",
         "results/datasets/plates-val",
     ]
+
+
+def test_the_autoencoder_study_trains_each_model_once_and_shares_it(tmp_path: Path):
+    counts, inputs = _dry_run(tmp_path, REPO / "config/autoencoders.yaml", REPO / "config/autoencoders-small.yaml")
+    # 2 datasets x 3 models x 3 repeats; the val-threshold experiments reuse the first repeat's weights
+    assert counts["train_autoencoder"] == 18 and counts["evaluate"] == 28 and counts["baseline_maps"] == 4
+    assert "meld" not in counts and "render" not in counts and "patchcore_maps" not in counts
+    assert inputs["results/maps/chess-cae-val/chess-val/maps.h5"] == [
+        "results/models/chess-cae/model.pt",
+        "results/datasets/chess-val",
+    ]
+    assert inputs["results/models/chess-aae-2/model.pt"] == ["results/datasets/chess-train"]
+
+
+def test_an_autoencoder_beside_patchcore_runs_no_patchcore_job_for_it(tmp_path: Path):
+    extra = tmp_path / "extra.yaml"
+    cae = {"model": "cae", "train": ["plates-train"], "val": "plates-val", "test": "plates-test", "steps": 10}
+    extra.write_text(yaml.safe_dump({"experiments": {"plates-cae": cae}}))
+    counts, inputs = _dry_run(tmp_path, REPO / "config/config.yaml", extra)
+    assert counts["train_autoencoder"] == 1 and counts["autoencoder_maps"] == 2 and counts["meld"] == 1
+    assert counts["patchcore_maps"] == 4 and counts["coreset_shard"] == 2  # the PatchCore experiment's only
+    assert inputs["results/models/plates-cae/model.pt"] == ["results/datasets/plates-train"]
+
+
+def test_a_patchcore_key_on_an_autoencoder_is_refused_naming_the_model(tmp_path: Path):
+    cae = {"model": "vae", "train": ["plates-train"], "val": "plates-val", "test": "plates-test"}
+    message = _refused(tmp_path, {"experiments": {"plates": {**cae, "coreset": {"size": 64}}}})
+    assert "experiments.plates.coreset: model 'vae' takes no key 'coreset'; it takes: model, label" in message
+    message = _refused(tmp_path, {"datasets": {"plates-val": {"square": 8}}})
+    assert "datasets.plates-val.square: generator 'plates' takes no key 'square'" in message

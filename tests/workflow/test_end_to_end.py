@@ -152,7 +152,7 @@ def test_models_without_patchcore_go_through_the_same_maps_and_evaluation(run: P
     }
     extra.write_text(yaml.safe_dump({"experiments": experiments}))
     targets = ["results/metrics/deviation.parquet", "results/metrics/intensity.parquet"]
-    result = snakemake(run, *ARGS, str(extra), *targets)
+    result = snakemake(run, *targets, *ARGS, str(extra))  # targets first: --configfile takes every name after it
     assert result.returncode == 0, result.stderr[-5000:]
     ran = set(re.findall(r"^rule (\w+):", result.stdout, flags=re.M))
     assert ran == {"baseline_maps", "evaluate"}  # datasets exist; no coreset, meld or PatchCore maps

@@ -23,7 +23,14 @@ from defectlab.config.yaml_files import KeyPath, Location
 DEFAULT_GENERATOR = "plates"
 DEFAULT_MODEL = "patchcore"
 # model -> its family: the top-level section holding the settings (where it has one), and the rule file running it
-FAMILY = {"patchcore": "patchcore", "intensity": "baseline", "deviation": "baseline"}
+FAMILY = {
+    "patchcore": "patchcore",
+    "cae": "autoencoder",
+    "vae": "autoencoder",
+    "aae": "autoencoder",
+    "intensity": "baseline",
+    "deviation": "baseline",
+}
 UNTRAINED = {"intensity"}  # models that take no training data
 # Sections of older configs that are now PatchCore's: read as patchcore.<key>, with a warning.
 LEGACY_SECTIONS = {"backbone": "patchcore", "coreset": "patchcore", "scoring": "patchcore"}
@@ -81,8 +88,9 @@ def key_problems(config: dict, schema: dict) -> Iterator[Problem]:
             if not isinstance(spec, dict):
                 continue
             chosen = spec.get(kind, default)
-            if chosen not in blocks:
-                yield (section, name, kind), f"unknown {kind} {chosen!r}; known: {', '.join(blocks)}"
+            known = common["properties"][kind]["enum"]
+            if chosen not in known:
+                yield (section, name, kind), f"unknown {kind} {chosen!r}; known: {', '.join(map(str, known))}"
                 continue
             if kind == "generator" and "generator" in spec and "source" in spec:
                 yield (section, name), "give `generator` (generated images) or `source` (real data), not both"

@@ -1,0 +1,52 @@
+"""The autoencoders' jobs: one training job per distinct trained model, maps per experiment and dataset.
+
+Weights are keyed by what determines them (model, training datasets, settings, repeat), not by experiment:
+experiments that differ only in how they are evaluated (a threshold on val or on test, another test
+dataset) share the weights of the first experiment that trains them, as PatchCore experiments share
+shard coresets.
+"""
+
+from defectlab.config.sections import experiment_settings, family_of
+from defectlab.seeds import derive_seed
+
+UNFINGERPRINTED = ("device",)  # settings that do not change the weights
+
+
+def experiments(config: dict) -> list[str]:
+    return [name for name, spec in config["experiments"].items() if family_of(spec) == "autoencoder"]
+
+
+def trained_by(config: dict, name: str) -> tuple:
+    """What an experiment's weights depend on."""
+    spec = config["experiments"][name]
+    settings = {k: v for k, v in experiment_settings(config, name).items() if k not in UNFINGERPRINTED}
+    return spec["model"], tuple(spec["train"]), repr(sorted(settings.items())), spec.get("repeat", 0)
+
+
+def owner(config: dict, name: str) -> str:
+    """The first experiment with the same weights: it names the training job and the weights folder."""
+    key = trained_by(config, name)
+    return next(n for n in experiments(config) if trained_by(config, n) == key)
+
+
+def owners(config: dict) -> list[str]:
+    return list(dict.fromkeys(owner(config, n) for n in experiments(config)))
+
+
+def weights(config: dict, name: str) -> str:
+    return f"results/models/{owner(config, name)}/model.pt"
+
+
+def seed(config: dict, name: str) -> int:
+    """The training seed: from the config seed, the model, its training datasets and the repeat."""
+    model, train, _, repeat = trained_by(config, name)
+    return derive_seed(config["seed"], "autoencoder", model, *train, repeat)
+
+
+def maps(config: dict, name: str, dataset: str) -> list[str]:
+    return [f"results/maps/{name}/{dataset}/maps.h5"]
+
+
+def outputs(config: dict) -> list[str]:
+    """What `all` asks for when autoencoder experiments are configured: their Table 1."""
+    return ["results/tables/autoencoders.md"]
