@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run study test lint report clean
+.PHONY: run study autoencoders test lint report clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ STUDY := --configfile config/sequential-patchcore.yaml config/sequential-patchco
 study: $(STAMP)
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) $(STUDY)
 	$(BIN)/snakemake --profile profiles/local $(STUDY) --report results/study-report.html
+
+AUTOENCODERS := --configfile config/autoencoders.yaml config/autoencoders-small.yaml
+autoencoders: $(STAMP)
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) $(AUTOENCODERS)
+	$(BIN)/snakemake --profile profiles/local $(AUTOENCODERS) --report results/autoencoders-report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -ra
