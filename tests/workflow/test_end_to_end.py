@@ -154,7 +154,7 @@ def test_models_without_patchcore_go_through_the_same_maps_and_evaluation(run: P
     targets = ["results/metrics/deviation.parquet", "results/metrics/intensity.parquet"]
     result = snakemake(run, *targets, *ARGS, str(extra))  # targets first: --configfile takes every name after it
     assert result.returncode == 0, result.stderr[-5000:]
-    ran = set(re.findall(r"^rule (\w+):", result.stdout, flags=re.M))
+    ran = set(re.findall(r"^(?:local)?rule (\w+):", result.stdout + result.stderr, flags=re.M))
     assert ran == {"baseline_maps", "evaluate"}  # datasets exist; no coreset, meld or PatchCore maps
     deviation, intensity = (pd.read_parquet(run / target) for target in targets)
     assert set(deviation["model"]) == {"deviation"} and set(intensity["model"]) == {"intensity"}
@@ -165,3 +165,38 @@ def test_models_without_patchcore_go_through_the_same_maps_and_evaluation(run: P
     assert headline.between(0, 1).all() and len(headline) == len(HEADLINE) + 1
     with h5py.File(run / "results/maps/deviation/plates-test/maps.h5") as h5:
         assert h5.attrs["model"] == "deviation" and h5["maps"].shape == (3, 128, 128)
+
+
+def test_the_autoencoders_on_both_generators_beside_patchcore_give_table_1(run: Path, tmp_path: Path):
+    """Chess and noise generated, CAE, VAE and AAE trained (a few steps at 32 px) and evaluated with an oracle
+    IoU threshold, the baselines beside them, Table 1 with every row; PatchCore's run in the same folder."""
+    oracle = {"threshold": {"rule": "iou", "fit_on": "test"}}
+    datasets = {
+        "chess-train": {"generator": "chess", "split": "train", "count": 2, "size": 32, "square": 4},
+        "chess-test": {"generator": "chess", "split": "test", "count": 2, "twin_of": "chess-train", "anomaly": {}},
+        "noise-train": {"generator": "noise", "split": "train", "count": 2, "size": 32},
+        "noise-test": {"generator": "noise", "split": "test", "count": 2, "twin_of": "noise-train", "anomaly": {}},
+    }
+    experiments = {
+        f"{data}-{model}": {"model": model, "train": [f"{data}-train"], "test": f"{data}-test", **oracle}
+        for data in ("chess", "noise")
+        for model in ("cae", "vae", "aae")
+    }
+    experiments["chess-intensity"] = {"model": "intensity", "test": "chess-test", **oracle}
+    settings = {"hidden": 16, "latent": 8, "steps": 3, "checkpoint_every": 2}
+    extra = tmp_path / "autoencoders.yaml"
+    extra.write_text(yaml.safe_dump({"datasets": datasets, "experiments": experiments, "autoencoder": settings}))
+    result = snakemake(run, "results/tables/autoencoders.md", *ARGS, str(extra))
+    assert result.returncode == 0, result.stderr[-5000:]
+    ran = set(re.findall(r"^(?:local)?rule (\w+):", result.stdout + result.stderr, flags=re.M))
+    assert {"generate", "train_autoencoder", "autoencoder_maps", "baseline_maps", "evaluate"} <= ran
+    assert not ran & {"render", "coreset_shard", "meld", "patchcore_maps"}
+    table = pd.read_parquet(run / "results/tables/autoencoders.parquet")
+    assert sorted(zip(table["dataset"], table["model"], strict=True)) == sorted(
+        [(f"{d}-test", m) for d in ("chess", "noise") for m in ("cae", "vae", "aae")] + [("chess-test", "intensity")]
+    )
+    assert set(table["threshold_fitted_on"]) == {"chess-test (oracle)", "noise-test (oracle)"}
+    assert (table.loc[table["model"] != "intensity", "steps"] == 3).all()
+    assert table["pixel_iou"].between(0, 1).all() and table["paper_iou"].notna().sum() == 6
+    text = (run / "results/tables/autoencoders.md").read_text()
+    assert text.startswith("Table 1 (autoencoders)") and "0.7998" in text
