@@ -21,6 +21,7 @@ figure = example_figure(
     split.maps[chosen],
     threshold,
     f"{snakemake.wildcards.experiment}: test examples (threshold {threshold:.3f})",
+    score=f"{split.model}: {split.score}",
 )
 with atomic_output(snakemake.output[0]) as tmp:
     figure.savefig(tmp, format="png", dpi=110)

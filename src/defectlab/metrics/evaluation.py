@@ -38,6 +38,7 @@ class SplitMaps:
     dataset: str = "unnamed dataset"  # named in messages: the dataset folder
     scores: np.ndarray | None = None  # (N,) image scores of the model; None: each map's maximum
     model: str = "unnamed model"  # the maps' model
+    score: str = "anomaly score"  # what a map value means
 
     @property
     def defect_pixels(self) -> np.ndarray:
@@ -189,6 +190,7 @@ def load_split(map_paths: Sequence[str | Path], dataset_root: str | Path) -> Spl
         dataset=str(dataset_root),
         scores=read.scores,
         model=read.model,
+        score=read.score,
     )
 
 

@@ -35,9 +35,16 @@ def pick_examples(ids: Sequence[str], masks: np.ndarray, count: int) -> list[int
 
 
 def example_figure(
-    ids: Sequence[str], images: np.ndarray, masks: np.ndarray, maps: np.ndarray, threshold: float, title: str
+    ids: Sequence[str],
+    images: np.ndarray,
+    masks: np.ndarray,
+    maps: np.ndarray,
+    threshold: float,
+    title: str,
+    score: str = "anomaly score",
 ) -> plt.Figure:
-    """One row per image: input, ground truth, anomaly map over the input with the threshold contour."""
+    """One row per image: input, ground truth, anomaly map over the input with the threshold contour; `score`
+    says what a map value means (the maps file's `score`)."""
     figure, axes = plt.subplots(len(ids), 3, figsize=(9, 3 * len(ids) + 1), squeeze=False, layout="constrained")
     top = float(np.percentile(maps, 99.9)) if maps.size else 1.0
     for row, (image_id, image, mask, amap) in enumerate(zip(ids, images, masks, maps, strict=True)):
@@ -54,7 +61,7 @@ def example_figure(
         axes[0], ["input", "ground truth (defect / impurity)", "anomaly map, threshold"], strict=True
     ):
         axis.set_title(name, fontsize=9)
-    figure.colorbar(shown, ax=axes, location="bottom", shrink=0.5, label="anomaly score (patch distance)")
+    figure.colorbar(shown, ax=axes, location="bottom", shrink=0.5, label=score)
     legend = [Patch(color=CATEGORY_COLOURS[c], label=c) for c in ("defect", "impurity")]
     legend.append(Patch(edgecolor="cyan", facecolor="none", label="score >= threshold"))
     figure.legend(handles=legend, loc="outside lower center", ncols=3, fontsize=8)
