@@ -284,13 +284,15 @@ def test_a_baseline_beside_patchcore_runs_no_patchcore_job(tmp_path: Path):
 def test_the_autoencoder_study_trains_each_model_once_and_shares_it(tmp_path: Path):
     counts, inputs = _dry_run(tmp_path, REPO / "config/autoencoders.yaml", REPO / "config/autoencoders-small.yaml")
     # 2 datasets x 3 models x 3 repeats; the val-threshold experiments reuse the first repeat's weights
-    assert counts["train_autoencoder"] == 18 and counts["evaluate"] == 28 and counts["baseline_maps"] == 4
+    # every other experiment (val thresholds, region masks, held-out test images) reuses those weights
+    assert counts["train_autoencoder"] == 18 and counts["evaluate"] == 38 and counts["baseline_maps"] == 5
     assert "meld" not in counts and "render" not in counts and "patchcore_maps" not in counts
     assert inputs["results/maps/chess-cae-val/chess-val/maps.h5"] == [
         "results/models/chess-cae/model.pt",
         "results/datasets/chess-val",
     ]
     assert inputs["results/models/chess-aae-2/model.pt"] == ["results/datasets/chess-train"]
+    assert inputs["results/maps/chess-vae-region/chess-test-region/maps.h5"][0] == "results/models/chess-vae/model.pt"
 
 
 def test_an_autoencoder_beside_patchcore_runs_no_patchcore_job_for_it(tmp_path: Path):
