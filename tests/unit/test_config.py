@@ -380,3 +380,16 @@ def test_baselines_take_no_patchcore_keys_and_intensity_no_training_data(tmp_pat
     assert "experiments.raw.train: model 'intensity' takes no training data" in message
     message = refusal(tmp_path, {"experiments": {"dev": {"model": "deviation", **ROLES}}})
     assert "experiments.dev: needs `train`: the datasets the model trains on" in message
+
+
+def test_a_generated_test_dataset_without_an_anomaly_is_refused_saying_how_to_give_it_one(tmp_path: Path):
+    datasets = {
+        "chess-train": {"generator": "chess", "split": "train", "count": 2, "size": 32, "square": 4},
+        "chess-clean": {"generator": "chess", "split": "test", "count": 2, "twin_of": "chess-train"},
+    }
+    experiments = {
+        "c": {"model": "cae", "train": ["chess-train"], "test": "chess-clean", "threshold": {"fit_on": "test"}}
+    }
+    message = refusal(tmp_path, {"datasets": datasets, "experiments": experiments})
+    assert "experiments.c.test: dataset 'chess-clean' renders no defect (AUROC, AUPRO and recall need defect" in message
+    assert "give it an `anomaly`" in message
