@@ -1,5 +1,5 @@
 # Autoencoders (cae, vae, aae of seed 003): one training job per distinct trained model (experiments that
-# differ only in evaluation share it), then residual maps of each dataset an experiment is evaluated on.
+# differ only in evaluation share it), then its residual maps of each dataset its experiments are evaluated on.
 
 from defectlab.jobs import autoencoder as jobs_autoencoder
 
@@ -38,12 +38,12 @@ rule train_autoencoder:
 
 rule autoencoder_maps:
     input:
-        weights=lambda wildcards: jobs_autoencoder.weights(config, wildcards.experiment),
+        weights="results/models/{experiment}/model.pt",
         dataset="results/datasets/{dataset}",
     output:
         "results/maps/{experiment}/{dataset}/maps.h5",
     wildcard_constraints:
-        experiment=names_pattern(AUTOENCODERS),
+        experiment=names_pattern(jobs_autoencoder.owners(config)),
     params:
         device=lambda wildcards: SETTINGS[wildcards.experiment]["device"],
     log:

@@ -36,7 +36,7 @@ def test_experiments_differing_only_in_evaluation_share_weights_and_seed():
     assert jobs.owners(config) == ["oracle", "again", "longer", "vae"]
     assert jobs.seed(config, "honest") == jobs.seed(config, "oracle") == jobs.seed(config, "longer")
     assert len({jobs.seed(config, n) for n in ("oracle", "again", "vae")}) == 3
-    assert jobs.maps(config, "honest", "t") == ["results/maps/honest/t/maps.h5"]
+    assert jobs.maps(config, "honest", "t") == jobs.maps(config, "oracle", "t") == ["results/maps/oracle/t/maps.h5"]
 
 
 def test_the_schema_exposes_every_setting_of_the_family_and_nothing_else():

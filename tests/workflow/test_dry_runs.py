@@ -287,12 +287,15 @@ def test_the_autoencoder_study_trains_each_model_once_and_shares_it(tmp_path: Pa
     # every other experiment (val thresholds, region masks, held-out test images) reuses those weights
     assert counts["train_autoencoder"] == 18 and counts["evaluate"] == 38 and counts["baseline_maps"] == 5
     assert "meld" not in counts and "render" not in counts and "patchcore_maps" not in counts
-    assert inputs["results/maps/chess-cae-val/chess-val/maps.h5"] == [
+    assert inputs["results/maps/chess-cae/chess-val/maps.h5"] == [
         "results/models/chess-cae/model.pt",
         "results/datasets/chess-val",
     ]
     assert inputs["results/models/chess-aae-2/model.pt"] == ["results/datasets/chess-train"]
-    assert inputs["results/maps/chess-vae-region/chess-test-region/maps.h5"][0] == "results/models/chess-vae/model.pt"
+    assert inputs["results/maps/chess-vae/chess-test-region/maps.h5"][0] == "results/models/chess-vae/model.pt"
+    # maps once per trained model and dataset: 18 models on their test data, the first repeats on val (6),
+    # region masks (3) and held-out images (6); the val experiments share the test maps of their weights
+    assert counts["autoencoder_maps"] == 18 + 6 + 3 + 6
 
 
 def test_an_autoencoder_beside_patchcore_runs_no_patchcore_job_for_it(tmp_path: Path):

@@ -1,19 +1,19 @@
-"""The autoencoders' jobs: one training job per distinct trained model, maps per experiment and dataset.
+"""The autoencoders' jobs: one training job per distinct trained model, and its maps once per dataset.
 
 Weights are keyed by what determines them (model, training datasets, settings, repeat), not by experiment:
 experiments that differ only in how they are evaluated (a threshold on val or on test, another test
 dataset) share the weights of the first experiment that trains them, as PatchCore experiments share
-shard coresets.
+shard coresets, and so share its maps of a dataset too (`results/maps/{owner}/{dataset}/`).
 """
 
-from defectlab.config.sections import experiment_settings, family_of
+from defectlab.config.sections import experiment_settings, experiments_of
 from defectlab.seeds import derive_seed
 
 UNFINGERPRINTED = ("device",)  # settings that do not change the weights
 
 
 def experiments(config: dict) -> list[str]:
-    return [name for name, spec in config["experiments"].items() if family_of(spec) == "autoencoder"]
+    return experiments_of(config, "autoencoder")
 
 
 def trained_by(config: dict, name: str) -> tuple:
@@ -44,7 +44,8 @@ def seed(config: dict, name: str) -> int:
 
 
 def maps(config: dict, name: str, dataset: str) -> list[str]:
-    return [f"results/maps/{name}/{dataset}/maps.h5"]
+    """The maps of an experiment's weights on a dataset, under the experiment that trains them."""
+    return [f"results/maps/{owner(config, name)}/{dataset}/maps.h5"]
 
 
 def outputs(config: dict) -> list[str]:
