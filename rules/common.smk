@@ -178,14 +178,6 @@ def render_shards(dataset):
     return range(config["datasets"][dataset]["shards"])
 
 
-def patch_stores(dataset):
-    return expand(
-        "results/patches/{dataset}/shard-{shard}.h5",
-        dataset=dataset,
-        shard=range(config["patches"]["shards"]),
-    )
-
-
 def dataset_dir(experiment, role):
     """The dataset folder an experiment uses as its validation or test data."""
     return f"results/datasets/{config['experiments'][experiment][role]}"
