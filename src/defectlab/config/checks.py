@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from defectlab.config.sections import UNTRAINED, experiment_settings, generator_of, model_of
+from defectlab.config.sections import UNTRAINED, experiment_settings, experiments_of, generator_of, model_of
 from defectlab.config.yaml_files import KeyPath
 from defectlab.synth.generators import GENERATORS, can_hold_defects
 from defectlab.synth.plan import resolve_spec
@@ -52,10 +52,6 @@ def label_problems(experiments: dict) -> Iterator[Problem]:
 def experiment_refs(spec: dict) -> list[str]:
     """The experiments an experiment builds on: the one it fine-tunes, or those it melds."""
     return [*spec.get("meld", []), *([spec["pretrained"]] if "pretrained" in spec else [])]
-
-
-def patchcore_experiments(config: dict) -> list[str]:
-    return [name for name, spec in config["experiments"].items() if model_of(spec) == "patchcore"]
 
 
 def evaluated_on(spec: dict) -> list[str]:
@@ -222,7 +218,7 @@ def patch_problems(config: dict, strides: dict[str, int]) -> Iterator[Problem]:
         yield ("patches", "size"), f"{size} exceeds the rendered images ({resolution} px, render.resolution)"
     used = {
         d
-        for name in patchcore_experiments(config)
+        for name in experiments_of(config, "patchcore")
         for spec in [config["experiments"][name]]
         for d in [*spec.get("train", []), *(spec[role] for role in evaluated_on(spec))]
     }
@@ -256,7 +252,7 @@ def settings_key(config: dict, name: str, *keys: str) -> KeyPath:
 def coreset_problems(config: dict) -> Iterator[Problem]:
     """Coreset sizes whose M x M distance matrix (the sequential rule keeps one) the coreset refuses."""
     sizes = {}
-    for name in patchcore_experiments(config):
+    for name in experiments_of(config, "patchcore"):
         coreset = experiment_settings(config, name)["coreset"]
         for key in ("size", "meld_size"):
             sizes[settings_key(config, name, "coreset", key)] = coreset[key]
@@ -274,7 +270,7 @@ def coreset_problems(config: dict) -> Iterator[Problem]:
 def backbones(config: dict) -> dict[KeyPath, tuple[dict, list[str]]]:
     """Each distinct backbone of the PatchCore experiments, by where it was set: (settings, experiments)."""
     found: dict[KeyPath, tuple[dict, list[str]]] = {}
-    for name in patchcore_experiments(config):
+    for name in experiments_of(config, "patchcore"):
         key = settings_key(config, name, "backbone")
         found.setdefault(key, (experiment_settings(config, name)["backbone"], []))[1].append(name)
     return found

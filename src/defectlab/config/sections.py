@@ -55,6 +55,11 @@ def family_of(spec: Mapping) -> str:
     return FAMILY[model_of(spec)]
 
 
+def experiments_of(config: Mapping, family: str) -> list[str]:
+    """The experiments whose model is of `family`, in config order."""
+    return [name for name, spec in config["experiments"].items() if family_of(spec) == family]
+
+
 def move_legacy_sections(config: dict, where: dict[KeyPath, Location]) -> tuple[list[Problem], list[str]]:
     """Top-level `backbone`, `coreset` and `scoring` moved into `patchcore` (and their key locations with them):
     (problems, warnings). Giving a section in both places is refused: which one wins would be a guess."""

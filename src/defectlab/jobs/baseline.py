@@ -1,10 +1,10 @@
 """The baselines' jobs: one maps file per experiment and dataset, no training job."""
 
-from defectlab.config.sections import family_of
+from defectlab.config.sections import experiments_of
 
 
 def experiments(config: dict) -> list[str]:
-    return [name for name, spec in config["experiments"].items() if family_of(spec) == "baseline"]
+    return experiments_of(config, "baseline")
 
 
 def maps(config: dict, name: str, dataset: str) -> list[str]:

@@ -5,12 +5,12 @@ the same way: `plain` or `augmented` with the `patchcore` section's settings; an
 backbone or coreset settings gets variants named after the first experiment with those settings.
 """
 
-from defectlab.config.sections import experiment_settings, model_of
+from defectlab.config.sections import experiment_settings, experiments_of
 
 
 def experiments(config: dict) -> list[str]:
     """The PatchCore experiments, in config order."""
-    return [name for name, spec in config["experiments"].items() if model_of(spec) == "patchcore"]
+    return experiments_of(config, "patchcore")
 
 
 def augmented(config: dict, name: str) -> bool:
