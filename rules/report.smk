@@ -82,3 +82,27 @@ rule autoencoder_table:
         ENV
     script:
         "../scripts/autoencoder_table.py"
+
+
+# Reconstructions over training (the autoencoder paper's Fig. 8): the first repeat of each trained model.
+rule autoencoder_training_figure:
+    input:
+        weights=[jobs_autoencoder.weights(config, name) for name in jobs_autoencoder.first_repeats(config)],
+        datasets=sorted(
+            {f"results/datasets/{d}" for name in jobs_autoencoder.first_repeats(config) for d in config["experiments"][name]["train"]}
+        ),
+    output:
+        report("results/figures/autoencoder-training.png", category="Figures", caption="../report/autoencoder-training.rst"),
+    params:
+        weights={name: jobs_autoencoder.weights(config, name) for name in jobs_autoencoder.first_repeats(config)},
+        datasets={
+            name: [f"results/datasets/{d}" for d in config["experiments"][name]["train"]]
+            for name in jobs_autoencoder.first_repeats(config)
+        },
+        labels={name: jobs_autoencoder.training_label(config, name) for name in jobs_autoencoder.first_repeats(config)},
+    log:
+        "logs/autoencoder_training_figure.log",
+    conda:
+        ENV
+    script:
+        "../scripts/autoencoder_training_figure.py"

@@ -1,4 +1,7 @@
-"""Train one autoencoder (cae, vae or aae) on its training datasets, resuming from its checkpoint if one is there."""
+"""Train one autoencoder (cae, vae or aae) on its training datasets, resuming from its checkpoint if one is there.
+
+Snakemake reruns a finished job only when its settings changed: a checkpoint of other settings is then stale,
+and the run starts over (saying so) instead of refusing it."""
 
 import torch
 
@@ -14,5 +17,6 @@ record = train_autoencoder(
     snakemake.output[0],
     seed=snakemake.params.seed,
     device=snakemake.params.settings["device"],
+    stale_checkpoint="restart",
 )
 print(f"{snakemake.params.model}: {record['steps_done']} steps in {record['wall_s']:.1f} s on {record['device']}")

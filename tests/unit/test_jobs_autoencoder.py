@@ -37,6 +37,8 @@ def test_experiments_differing_only_in_evaluation_share_weights_and_seed():
     assert jobs.seed(config, "honest") == jobs.seed(config, "oracle") == jobs.seed(config, "longer")
     assert len({jobs.seed(config, n) for n in ("oracle", "again", "vae")}) == 3
     assert jobs.maps(config, "honest", "t") == jobs.maps(config, "oracle", "t") == ["results/maps/oracle/t/maps.h5"]
+    assert jobs.first_repeats(config) == ["oracle", "longer", "vae"]  # the figure of training: no repeat 1
+    assert jobs.training_label(config, "vae") == "VAE on a"
 
 
 def test_the_schema_exposes_every_setting_of_the_family_and_nothing_else():

@@ -186,7 +186,8 @@ def test_the_autoencoders_on_both_generators_beside_patchcore_give_table_1(run: 
     settings = {"hidden": 16, "latent": 8, "steps": 3, "checkpoint_every": 2}
     extra = tmp_path / "autoencoders.yaml"
     extra.write_text(yaml.safe_dump({"datasets": datasets, "experiments": experiments, "autoencoder": settings}))
-    result = snakemake(run, "results/tables/autoencoders.md", *ARGS, str(extra))
+    figure = "results/figures/autoencoder-training.png"
+    result = snakemake(run, "results/tables/autoencoders.md", figure, *ARGS, str(extra))
     assert result.returncode == 0, result.stderr[-5000:]
     ran = set(re.findall(r"^(?:local)?rule (\w+):", result.stdout + result.stderr, flags=re.M))
     assert {"generate", "train_autoencoder", "autoencoder_maps", "baseline_maps", "evaluate"} <= ran
@@ -200,3 +201,8 @@ def test_the_autoencoders_on_both_generators_beside_patchcore_give_table_1(run: 
     assert table["pixel_iou"].between(0, 1).all() and table["paper_iou"].notna().sum() == 6
     text = (run / "results/tables/autoencoders.md").read_text()
     assert text.startswith("Table 1 (autoencoders)") and "0.7998" in text
+    assert "autoencoder_training_figure" in ran and (run / figure).stat().st_size > 0
+    assert (
+        "CAE on chess-train: snapshots at steps [0, 1, 2, 3]"
+        in (run / "logs/autoencoder_training_figure.log").read_text()
+    )

@@ -33,6 +33,17 @@ def owners(config: dict) -> list[str]:
     return list(dict.fromkeys(owner(config, n) for n in experiments(config)))
 
 
+def first_repeats(config: dict) -> list[str]:
+    """The owners of the first training run of each model and training data (repeat 0): the figure of
+    reconstructions over training shows these."""
+    return [n for n in owners(config) if config["experiments"][n].get("repeat", 0) == 0]
+
+
+def training_label(config: dict, name: str) -> str:
+    spec = config["experiments"][name]
+    return f"{spec['model'].upper()} on {' + '.join(spec['train'])}"
+
+
 def weights(config: dict, name: str) -> str:
     return f"results/models/{owner(config, name)}/model.pt"
 
@@ -49,5 +60,6 @@ def maps(config: dict, name: str, dataset: str) -> list[str]:
 
 
 def outputs(config: dict) -> list[str]:
-    """What `all` asks for when autoencoder experiments are configured: their Table 1."""
-    return ["results/tables/autoencoders.md"]
+    """What `all` asks for when autoencoder experiments are configured: their Table 1 and the figure of
+    reconstructions over training."""
+    return ["results/tables/autoencoders.md", "results/figures/autoencoder-training.png"]

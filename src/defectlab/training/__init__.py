@@ -5,7 +5,7 @@ A model family supplies its modules, optimisers, schedulers and a `step(batch, s
 owns everything around it. See `loop.train` for the contract.
 """
 
-from defectlab.training.checkpoint import checkpoint_path, load_weights, read_record
+from defectlab.training.checkpoint import checkpoint_path, load_weights, read_record, read_snapshots
 from defectlab.training.data import SeededBatchSampler, step_generator
 from defectlab.training.early_stopping import EarlyStopping
 from defectlab.training.loop import TrainState, train
@@ -18,6 +18,7 @@ __all__ = [
     "checkpoint_path",
     "load_weights",
     "read_record",
+    "read_snapshots",
     "seed_everything",
     "step_generator",
     "train",

@@ -103,6 +103,13 @@ def read_record(path: str | os.PathLike) -> dict[str, Any]:
     return payload["record"]
 
 
+def read_snapshots(path: str | os.PathLike) -> tuple[list[int], list[torch.Tensor]]:
+    """The steps and tensors a finished run recorded with `train(snapshot=...)` (none when it took none)."""
+    read_record(path)  # refuses a checkpoint, saying so
+    snapshots = load(path).get("snapshots") or {"step": [], "value": []}
+    return list(snapshots["step"]), list(snapshots["value"])
+
+
 def load_weights(
     path: str | os.PathLike, model: nn.Module | Mapping[str, nn.Module], device: str | torch.device = "cpu"
 ) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import math
 import platform
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,8 @@ class TrainState:
 
 Step = Callable[[Any, TrainState], Mapping[str, float | torch.Tensor]]
 Validate = Callable[[TrainState], float | torch.Tensor]
+Snapshot = Callable[[TrainState], torch.Tensor]
+STALE = ("refuse", "restart")
 
 
 def only(named: Mapping[str, Any], what: str) -> Any:
@@ -127,6 +129,9 @@ def train(
     validate_every: int = 100,
     early_stopping: EarlyStopping | None = None,
     keep_best: bool = False,
+    snapshot: Snapshot | None = None,
+    snapshot_steps: Sequence[int] = (),
+    stale_checkpoint: str = "refuse",
     device: str = "auto",
     settings: Mapping[str, Any] | None = None,
     progress: bool = True,
@@ -144,10 +149,15 @@ def train(
     - `validate(state)`: a validation loss, evaluated every `validate_every` steps with the models in eval mode
       and no gradients; with `early_stopping`, it decides when to stop. `keep_best`: the output holds the weights
       of the best validation rather than those of the last step.
+    - `snapshot(state)`: a tensor recorded after each step of `snapshot_steps` (0: before the first step), with
+      the models in eval mode, no gradients and the random state restored afterwards, so snapshots never change
+      the training (what a model outputs for a fixed input as it learns). Kept in the checkpoint and the output
+      (`read_snapshots`).
     - `checkpoint`: written atomically every `checkpoint_every` steps and at the end (default:
       `checkpoint_path(output)`). A checkpoint from other settings is refused: `settings` (the model family's
       configuration) is part of the fingerprint, with the loop's settings, the modules' parameter shapes and
-      initial weights, and the optimisers' classes and defaults.
+      initial weights, and the optimisers' classes and defaults. `stale_checkpoint="restart"` starts over
+      instead, saying so: for a workflow job, which reruns only because its settings changed.
     - `device`: "auto", "cpu", "cuda" or "cuda:N" (`runtime.resolve_device`). The loop moves the modules there
       (their parameters stay the same objects, so optimisers built before still hold them) and each batch.
 
@@ -164,6 +174,9 @@ def train(
         raise ValueError("training: early_stopping needs a validate callable")
     if keep_best and validate is None:
         raise ValueError("training: keep_best needs a validate callable")
+    if stale_checkpoint not in STALE:
+        raise ValueError(f"training: stale_checkpoint must be one of {list(STALE)}, got {stale_checkpoint!r}")
+    snapshot_at = checked_snapshot_steps(snapshot_steps, steps, snapshot)
     models = named(model, "model", nn.Module)
     optimizers = named(optimizer, "optimizer", Optimizer)
     schedulers = named(scheduler, "scheduler", LRScheduler)
@@ -185,6 +198,7 @@ def train(
         "validate_every": validate_every if validate is not None else None,
         "early_stopping": early_stopping.rule() if early_stopping is not None else None,
         "keep_best": keep_best,
+        "snapshot_steps": sorted(snapshot_at),
         "data": source.describe(),
         "models": {
             name: {
@@ -207,17 +221,21 @@ def train(
     best_weights: dict[str, dict[str, torch.Tensor]] | None = None
     segments: list[dict[str, Any]] = []
     validation: dict[str, list] = {"step": [], "value": []}
+    snapshots: dict[str, list] = {"step": [], "value": []}
 
-    if checkpoint.exists():
-        payload = files.load(checkpoint)
-        if payload["format"] != files.CHECKPOINT:
-            raise ValueError(f"{checkpoint}: a final weights file, not a checkpoint; give another checkpoint path")
-        if payload["fingerprint"] != print_:
-            raise ValueError(
-                f"{checkpoint}: written by another training configuration (fingerprint {payload['fingerprint']}, "
-                f"this run {print_}): {files.differences(json.loads(payload['settings']), config)}. "
-                f"Delete the checkpoint to start over, or rerun with its settings"
-            )
+    payload = files.load(checkpoint) if checkpoint.exists() else None
+    if payload is not None and payload["format"] != files.CHECKPOINT:
+        raise ValueError(f"{checkpoint}: a final weights file, not a checkpoint; give another checkpoint path")
+    if payload is not None and payload["fingerprint"] != print_:
+        stale = (
+            f"{checkpoint}: written by another training configuration (fingerprint {payload['fingerprint']}, "
+            f"this run {print_}): {files.differences(json.loads(payload['settings']), config)}"
+        )
+        if stale_checkpoint == "refuse":
+            raise ValueError(f"{stale}. Delete the checkpoint to start over, or rerun with its settings")
+        print(f"{desc}: {stale}; starting over", file=sys.stderr, flush=True)
+        payload = None
+    if payload is not None:
         for name, m in models.items():
             m.load_state_dict(payload["models"][name])
         for name, o in optimizers.items():
@@ -230,6 +248,7 @@ def train(
         state.step = payload["step"]
         state.losses = payload["losses"]
         validation = payload["validation"]
+        snapshots = payload["snapshots"]
         segments = payload["segments"]
         set_rng_state(payload["rng"])
         print(f"{desc}: resuming from {checkpoint} at step {state.step} of {steps}", file=sys.stderr, flush=True)
@@ -278,12 +297,19 @@ def train(
                 "rng": rng_state(),
                 "losses": state.losses,
                 "validation": validation,
+                "snapshots": snapshots,
                 "segments": segments,
                 "record": record(final=False),
             },
             checkpoint,
         )
 
+    def take_snapshot() -> None:
+        snapshots["step"].append(state.step)
+        snapshots["value"].append(run_snapshot(snapshot, state))
+
+    if state.step == 0 and 0 in snapshot_at and not snapshots["step"]:
+        take_snapshot()
     started = time.perf_counter()
     if state.step < steps and not tracker.stopped:
         segment = {"device": str(chosen), "device_name": device_name(chosen), "start": state.step, "end": state.step}
@@ -307,6 +333,8 @@ def train(
                     validation["value"].append(value)
                     if tracker.update(value, state.step) and keep_best:
                         best_weights = weights()
+                if state.step in snapshot_at:
+                    take_snapshot()
                 stopping = early_stopping is not None and tracker.stopped
                 bar.set_postfix(postfix(losses, tracker.best if tracker.best_step is not None else None), refresh=False)
                 bar.update(1)
@@ -332,6 +360,7 @@ def train(
             "models": best_weights if keep_best and best_weights is not None else weights(),
             "losses": state.losses,
             "validation": validation,
+            "snapshots": snapshots,
             "record": final,
         },
         output,
@@ -362,18 +391,42 @@ def check_losses(losses: dict[str, float], state: TrainState, checkpoint: Path, 
         state.losses.setdefault(name, []).append(value)
 
 
-def run_validation(validate: Validate, state: TrainState) -> float:
-    """The validation loss with every module in eval mode and no gradients; the modes are restored afterwards."""
+def checked_snapshot_steps(snapshot_steps: Sequence[int], steps: int, snapshot: Snapshot | None) -> set[int]:
+    at = set(snapshot_steps)
+    if at and snapshot is None:
+        raise ValueError("training: snapshot_steps needs a snapshot callable")
+    bad = sorted(s for s in at if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= steps)
+    if bad:
+        raise ValueError(f"training: snapshot_steps must be integers in [0, steps={steps}], got {bad}")
+    return at
+
+
+def evaluated(function: Callable[[TrainState], Any], state: TrainState) -> Any:
+    """`function(state)` with every module in eval mode and no gradients; the modes are restored afterwards."""
     modes = {name: [(sub, sub.training) for sub in m.modules()] for name, m in state.models.items()}
     try:
         for m in state.models.values():
             m.eval()
         with torch.no_grad():
-            value = float(validate(state))
+            return function(state)
     finally:
         for pairs in modes.values():
             for sub, training in pairs:
                 sub.training = training
+
+
+def run_snapshot(snapshot: Snapshot, state: TrainState) -> torch.Tensor:
+    """A snapshot on the CPU, taken without changing any random state (the training goes on as without it)."""
+    saved = rng_state()
+    try:
+        return evaluated(snapshot, state).detach().cpu().clone()
+    finally:
+        set_rng_state(saved)
+
+
+def run_validation(validate: Validate, state: TrainState) -> float:
+    """The validation loss with every module in eval mode and no gradients."""
+    value = float(evaluated(validate, state))
     if not math.isfinite(value):
         raise FloatingPointError(f"training: validation loss is {value} at step {state.step} of {state.steps}")
     return value

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from defectlab.training import EarlyStopping, SeededBatchSampler, load_weights, read_record, train
+from defectlab.training import EarlyStopping, SeededBatchSampler, load_weights, read_record, read_snapshots, train
 from defectlab.training.checkpoint import checkpoint_path, load
 
 from .problems import PROBLEMS, conv, critic, mlp
@@ -329,3 +329,66 @@ def test_the_seeded_batch_sampler_gives_each_step_its_batch_wherever_it_starts()
     ]
     with pytest.raises(ValueError, match="a dataset of 3 samples gives no batch of 4 with drop_last"):
         SeededBatchSampler(3, 4, seed=1, first=1, last=2, drop_last=True)
+
+
+def noisy_snapshot(state) -> torch.Tensor:
+    """What the generator makes of a fixed input, after drawing from the global generator (which the loop must
+    restore, or the training would go on differently)."""
+    torch.rand(5)
+    return state.models["generator"](torch.ones(1, 2))
+
+
+def test_snapshots_are_kept_at_their_steps_and_leave_the_training_as_without_them(tmp_path):
+    plain = run(critic(seed=7), tmp_path / "plain.pt", steps=12)
+    job = critic(seed=7)
+    run(job, tmp_path / "model.pt", steps=12, snapshot=noisy_snapshot, snapshot_steps=[0, 3, 12])
+    assert_same_weights(tmp_path / "model.pt", tmp_path / "plain.pt")
+    assert load(tmp_path / "model.pt")["losses"] == load(tmp_path / "plain.pt")["losses"] and plain["final"]
+    steps, values = read_snapshots(tmp_path / "model.pt")
+    assert steps == [0, 3, 12] and all(v.shape == (1, 2) for v in values)
+    assert job["model"]["generator"].training  # eval mode only while the snapshot was taken
+    with torch.no_grad():
+        assert torch.equal(values[-1], job["model"]["generator"](torch.ones(1, 2)))
+    assert not torch.equal(values[0], values[-1])
+    assert read_snapshots(tmp_path / "plain.pt") == ([], [])
+
+
+def test_snapshots_survive_a_crash_and_resume(tmp_path):
+    options = {"steps": 12, "snapshot": noisy_snapshot, "snapshot_steps": [0, 2, 9, 12]}
+    run(critic(seed=7), tmp_path / "reference.pt", **options)
+    with pytest.raises(Crash):
+        run(crash_at(critic(seed=7), 8), tmp_path / "model.pt", **options)  # checkpoint at step 5: snapshots 0, 2
+    assert load(checkpoint_path(tmp_path / "model.pt"))["snapshots"]["step"] == [0, 2]
+    run(critic(seed=7), tmp_path / "model.pt", **options)
+    (steps, values), (reference_steps, reference_values) = map(
+        read_snapshots, (tmp_path / "model.pt", tmp_path / "reference.pt")
+    )
+    assert steps == reference_steps == [0, 2, 9, 12]
+    assert all(torch.equal(a, b) for a, b in zip(values, reference_values, strict=True))
+    assert_same_weights(tmp_path / "model.pt", tmp_path / "reference.pt")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"snapshot_steps": [3]}, "snapshot_steps needs a snapshot callable"),
+        ({"snapshot": noisy_snapshot, "snapshot_steps": [0, 21]}, r"integers in \[0, steps=20\], got \[21\]"),
+        ({"snapshot": noisy_snapshot, "snapshot_steps": [-1, 2.5]}, r"got \[-1, 2.5\]"),
+        ({"stale_checkpoint": "delete"}, r"stale_checkpoint must be one of \['refuse', 'restart'\]"),
+    ],
+)
+def test_bad_snapshot_and_stale_checkpoint_options_are_refused(tmp_path, options, message):
+    with pytest.raises(ValueError, match=message):
+        run(critic(seed=7), tmp_path / "model.pt", **options)
+
+
+def test_a_stale_checkpoint_restarts_when_asked_saying_so(tmp_path, capsys):
+    with pytest.raises(Crash):
+        run(crash_at(mlp(seed=7, lr=0.01), 7), tmp_path / "model.pt", settings={"lr": 0.01})
+    capsys.readouterr()
+    record = run(mlp(seed=7, lr=0.02), tmp_path / "model.pt", settings={"lr": 0.02}, stale_checkpoint="restart")
+    err = capsys.readouterr().err
+    assert "another training configuration" in err and "settings.lr: 0.01 -> 0.02; starting over" in err
+    run(mlp(seed=7, lr=0.02), tmp_path / "fresh.pt", settings={"lr": 0.02})
+    assert_same_weights(tmp_path / "model.pt", tmp_path / "fresh.pt")
+    assert [(s["start"], s["end"]) for s in record["segments"]] == [(0, 20)]

@@ -71,6 +71,15 @@ def choose_sampling(sampling: str, images: Sequence[torch.Tensor], ids: Sequence
     return sampling
 
 
+def probe(images: Sequence[torch.Tensor], size: int) -> torch.Tensor:
+    """The input whose reconstruction is followed over training: the centre size × size crop of the first
+    training image (the whole image in the synthetic regime), as a batch of one."""
+    image = images[0]
+    height, width = image.shape[1:]
+    y, x = (height - size) // 2, (width - size) // 2
+    return image[None, :, y : y + size, x : x + size]
+
+
 class WholeImages:
     """batch(step): all images when the batch holds them all (the paper's regime), else `batch_size` of them
     drawn without replacement from (seed, step)."""

@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 4,  # spec §3.6 [D]: the 4 training images (32 for patches, spec)
     "steps": 2000,  # spec §3.6 [D]: optimiser steps (study scale), no early stopping
     "checkpoint_every": 100,  # default
+    "snapshots": 6,  # default: reconstructions of the probe kept over training (Fig. 8); 0 = none
     "sampling": "auto",  # default: whole | patches (random size² crops) | auto = patches when images are larger
     # VAE (§2.2)
     "kl_weight": "auto",  # spec §3.5 [D]: β; auto = 1 / (n_c·H·W)
@@ -73,6 +74,8 @@ def resolve(settings: Mapping[str, Any] | None) -> dict[str, Any]:
         value = merged[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"autoencoder.{key} must be an integer >= 1, got {value!r}")
+    if isinstance(merged["snapshots"], bool) or not isinstance(merged["snapshots"], int) or merged["snapshots"] < 0:
+        raise ValueError(f"autoencoder.snapshots must be an integer >= 0, got {merged['snapshots']!r}")
     for key in POSITIVE_FLOATS:
         if isinstance(merged[key], bool) or not isinstance(merged[key], int | float) or merged[key] <= 0:
             raise ValueError(f"autoencoder.{key} must be a number > 0, got {merged[key]!r}")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from defectlab.models.autoencoders import losses
@@ -21,6 +22,7 @@ from defectlab.models.autoencoders.images import (
     WholeImages,
     choose_sampling,
     common_size,
+    probe,
     read_training_images,
 )
 from defectlab.models.autoencoders.networks import Autoencoder, Critic, check_size
@@ -114,6 +116,26 @@ def aae_step(clip: float, n_critic: int) -> Callable[[torch.Tensor, TrainState],
     return step
 
 
+def snapshot_steps(steps: int, count: int) -> list[int]:
+    """The steps whose reconstruction of the probe is kept: none for count 0, the last for 1; else step 0 and
+    count − 1 steps spaced geometrically from 1 to the last (training changes fastest at the start), fewer where
+    they coincide."""
+    if count < 2:
+        return [steps] * count
+    spaced = np.geomspace(1, steps, count - 1) if count > 2 else [steps]  # geomspace of one point is its start
+    return sorted({0, *np.rint(spaced).astype(int).tolist()})
+
+
+def reconstruction_of(x: torch.Tensor) -> Callable[[TrainState], torch.Tensor]:
+    """A snapshot: the autoencoder's reconstruction of `x` (a batch of one) as uint8 grey levels (n_c, H, W)."""
+
+    def snapshot(state: TrainState) -> torch.Tensor:
+        x_tilde = state.models["autoencoder"](x.to(state.device))[0]
+        return (x_tilde.clamp(0, 1) * 255).round().to(torch.uint8)
+
+    return snapshot
+
+
 def build_step(model: str, settings: Mapping[str, Any]) -> Callable[[torch.Tensor, TrainState], dict]:
     if model == "cae":
         return cae_step
@@ -129,6 +151,7 @@ def train_autoencoder(
     output: str | Path,
     seed: int,
     device: str = "auto",
+    stale_checkpoint: str = "refuse",
 ) -> dict:
     """Train `model` ("cae", "vae" or "aae") on every image of `datasets` and write the final weights to `output`
     (a checkpoint beside it while running); return the loop's record (wall time, steps/s, device, …).
@@ -136,6 +159,8 @@ def train_autoencoder(
     `settings` are the family's settings (`settings.DEFAULTS` fills what is missing). "auto" values are resolved
     here and stored with the weights: the input size (the images' common size), the sampling (random patches
     when images are larger than the input), β. `device` overrides `settings["device"]` unless "auto".
+    The reconstructions of the probe (`images.probe`) at `snapshot_steps` are kept with the weights
+    (`defectlab.training.read_snapshots`). `stale_checkpoint`: as `training.train`'s.
     """
     check_model(model)
     resolved = resolve(settings)
@@ -172,6 +197,9 @@ def train_autoencoder(
         seed=seed,
         output=output,
         checkpoint_every=stored["checkpoint_every"],
+        snapshot=reconstruction_of(probe(images, size)),
+        snapshot_steps=snapshot_steps(stored["steps"], stored["snapshots"]),
+        stale_checkpoint=stale_checkpoint,
         device=device if device != "auto" else resolved["device"],
         settings=stored,
         desc=f"train {model}",
