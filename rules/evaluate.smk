@@ -13,6 +13,7 @@ rule evaluate:
         rule=lambda wildcards: config["experiments"][wildcards.experiment]["threshold"]["rule"],
         fit_on=lambda wildcards: config["experiments"][wildcards.experiment]["threshold"]["fit_on"],
         unit=lambda wildcards: config["experiments"][wildcards.experiment]["unit"],
+        patch=lambda wildcards: config["experiments"][wildcards.experiment]["patch"],
     log:
         "logs/evaluate/{experiment}.log",
     conda:

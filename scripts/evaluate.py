@@ -1,13 +1,15 @@
 """Fit the threshold of one experiment (on val, or on test as an oracle) and compute its test metrics."""
 
 from defectlab.metrics.evaluation import evaluate_split, fit_split_threshold, load_split
+from defectlab.metrics.patch import PatchGrid
 from defectlab.runtime import atomic_output, log_to
 
 log_to(snakemake.log[0])
 params, inputs = snakemake.params, snakemake.input
-test = load_split(inputs.test_maps, inputs.test_dataset)
+grid = PatchGrid(**params.patch) if params.unit == "patch" else None
+test = load_split(inputs.test_maps, inputs.test_dataset, grid)
 oracle = params.fit_on == "test"
-fit = test if oracle else load_split(inputs.val_maps, inputs.val_dataset)
+fit = test if oracle else load_split(inputs.val_maps, inputs.val_dataset, grid)
 threshold = fit_split_threshold(fit, params.rule, params.unit, role="test" if oracle else "validation")
 fitted_on = f"{params.test} (oracle)" if oracle else params.val
 print(f"{params.rule} {params.unit} threshold {threshold:.4f} fitted on {fitted_on} ({len(fit.ids)} images)")

@@ -275,7 +275,7 @@ def test_a_key_of_another_model_is_refused_with_the_models_blocks_of_the_schema(
     ]
 
 
-TAKES_TOY = "model, label, train, val, test, threshold, unit, epochs"
+TAKES_TOY = "model, label, train, val, test, threshold, unit, patch, epochs"
 
 
 def test_older_top_level_sections_are_read_as_patchcores_with_a_warning(tmp_path: Path):
@@ -329,7 +329,7 @@ def test_an_experiment_overrides_its_models_section_key_by_key(tmp_path: Path):
             {"threshold": {"rule": "max"}},
             "experiments.plates.threshold.rule: 'max' is not one of ['f1', 'iou', 'youden']",
         ),
-        ({"unit": "region"}, "experiments.plates.unit: 'region' is not one of ['pixel', 'image']"),
+        ({"unit": "region"}, "experiments.plates.unit: 'region' is not one of ['pixel', 'image', 'patch']"),
         (
             {"val": None},
             "experiments.plates: needs `val` (the dataset the threshold is fitted on), or threshold.fit_on",

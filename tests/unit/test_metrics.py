@@ -235,5 +235,5 @@ def test_image_scores_of_the_model_replace_the_maxima(hand_made):
 
 
 def test_an_unknown_unit_is_refused(hand_made):
-    with pytest.raises(ValueError, match="unknown evaluation unit 'patch'; known: pixel, image"):
-        evaluate_split(hand_made, 0.5, "patch")
+    with pytest.raises(ValueError, match="unknown evaluation unit 'region'; known: pixel, image, patch"):
+        evaluate_split(hand_made, 0.5, "region")

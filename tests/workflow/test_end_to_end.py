@@ -206,3 +206,27 @@ def test_the_autoencoders_on_both_generators_beside_patchcore_give_table_1(run: 
         "CAE on chess-train: snapshots at steps [0, 1, 2, 3]"
         in (run / "logs/autoencoder_training_figure.log").read_text()
     )
+
+
+def test_the_patch_unit_scores_the_test_patches_of_any_model(run: Path, tmp_path: Path):
+    """The kitchen-board thesis's unit on the plates: a baseline's maps cut into patches on the grid with the
+    flush edge column and row, Youden's threshold fitted on test (an oracle), the confusion matrix as rows."""
+    extra = tmp_path / "patches.yaml"
+    experiment = {
+        "model": "deviation",
+        "train": ["plates-train"],
+        "test": "plates-test",
+        "unit": "patch",
+        "patch": {"size": 48, "stride": 32},
+        "threshold": {"rule": "youden", "fit_on": "test"},
+    }
+    extra.write_text(yaml.safe_dump({"experiments": {"deviation-patches": experiment}}))
+    target = "results/metrics/deviation-patches.parquet"
+    result = snakemake(run, target, *ARGS, str(extra))
+    assert result.returncode == 0, result.stderr[-5000:]
+    rows = pd.read_parquet(run / target).set_index("metric")["value"]
+    counts = rows[["patch_tn", "patch_fp", "patch_fn", "patch_tp"]]
+    per_image = 4 * 4  # 128-pixel maps: x, y in 0, 32, 64 and the flush 80
+    assert counts.sum() == per_image * len(pd.read_parquet(run / "results/datasets/plates-test/index.parquet"))
+    assert rows["patch_recall"] == counts["patch_tp"] / (counts["patch_tp"] + counts["patch_fn"])
+    assert 0.5 <= rows["patch_auroc"] <= 1 and set(pd.read_parquet(run / target)["unit"]) == {"patch"}

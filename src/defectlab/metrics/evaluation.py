@@ -2,25 +2,30 @@
 tidy rows. It reads maps through the maps contract only, whatever model made them.
 
 The unit says what is scored: `pixel` (the maps against the defect masks: P/R/F1/IoU at the threshold,
-AUROC, AUPRO, defect-wise recall) or `image` (each image's score against "has a defect": P/R/F1, FPR, AUROC).
+AUROC, AUPRO, defect-wise recall), `image` (each image's score against "has a defect": P/R/F1, FPR, AUROC) or
+`patch` (the kitchen-board thesis's test patches, `metrics.patch`: the confusion matrix and its ratios, AUROC).
 """
 
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from defectlab.classes import BY_INDEX, DEFECT_INDICES, IMPURITY_INDICES
+from defectlab.data.exclusions import Exclusion, read_exclusions
 from defectlab.metrics.defect_wise import COVERAGE_SWEEP, instance_coverage, recall_by_class
+from defectlab.metrics.patch import Patches, PatchGrid, patch_metrics, split_patches
 from defectlab.metrics.pixel import auroc, class_pixel_recall, precision_recall_f1
 from defectlab.metrics.pro import aupro
 from defectlab.metrics.thresholds import fit_threshold, iou
 
-UNITS = ("pixel", "image")
+UNITS = ("pixel", "image", "patch")
+EXCLUSIONS = "exclusions.json"  # a dataset's exclusion areas, keyed by image id (defectlab.data.exclusions)
 
 # min_coverage: the share of an instance that must be predicted to count as detected, set on the
 # rows of the coverage sweep only (NaN elsewhere)
@@ -39,6 +44,8 @@ class SplitMaps:
     scores: np.ndarray | None = None  # (N,) image scores of the model; None: each map's maximum
     model: str = "unnamed model"  # the maps' model
     score: str = "anomaly score"  # what a map value means
+    patch_grid: PatchGrid | None = None  # the test patches of the patch unit
+    exclusions: Mapping[str, Exclusion] | None = None  # by image id: borders and labels of the patch unit
 
     @property
     def defect_pixels(self) -> np.ndarray:
@@ -54,6 +61,13 @@ class SplitMaps:
     def image_scores(self) -> np.ndarray:
         return self.maps.reshape(len(self.maps), -1).max(axis=1) if self.scores is None else self.scores
 
+    @cached_property
+    def patches(self) -> Patches:
+        """The test patches of the patch unit, scored and labelled (computed once)."""
+        if self.patch_grid is None:
+            raise ValueError(f"{self.dataset}: the patch unit needs a patch grid (experiment key `patch`)")
+        return split_patches(self.ids, self.maps, self.defect_pixels, self.patch_grid, self.exclusions)
+
 
 def unit_scores(split: SplitMaps, unit: str) -> tuple[np.ndarray, np.ndarray]:
     """(scores, binary labels) of a split in an evaluation unit."""
@@ -61,6 +75,8 @@ def unit_scores(split: SplitMaps, unit: str) -> tuple[np.ndarray, np.ndarray]:
         return split.maps, split.defect_pixels
     if unit == "image":
         return split.image_scores, split.defect_images
+    if unit == "patch":
+        return split.patches.scores, split.patches.labels
     raise ValueError(f"unknown evaluation unit {unit!r}; known: {', '.join(UNITS)}")
 
 
@@ -98,9 +114,11 @@ def _defect_wise_rows(metric: str, coverage: pd.DataFrame, min_coverage: float, 
 
 
 def evaluate_split(test: SplitMaps, threshold: float, unit: str = "pixel") -> pd.DataFrame:
-    """The metrics of `unit` at `threshold`: `pixel_metrics` or `image_metrics`."""
+    """The metrics of `unit` at `threshold`: `pixel_metrics`, `image_metrics` or `patch_rows`."""
     if unit == "image":
         return image_metrics(test, threshold)
+    if unit == "patch":
+        return patch_rows(test, threshold)
     unit_scores(test, unit)  # refuses an unknown unit
     return pixel_metrics(test, threshold)
 
@@ -121,6 +139,15 @@ def image_metrics(test: SplitMaps, threshold: float) -> pd.DataFrame:
         _row("image_auroc", auroc(scores, labels)),
     ]
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+
+
+def patch_rows(test: SplitMaps, threshold: float) -> pd.DataFrame:
+    """The patch metrics at the threshold as rows `patch_<name>`: AUROC, accuracy, precision, recall, F1, FPR,
+    Youden's J, balanced accuracy, and the confusion matrix counts patch_tn, patch_fp, patch_fn, patch_tp."""
+    metrics = patch_metrics(test.patches, threshold)
+    return pd.DataFrame(
+        [_row(f"patch_{name}", float(value)) for name, value in metrics.items()], columns=METRIC_COLUMNS
+    )
 
 
 def pixel_metrics(test: SplitMaps, threshold: float) -> pd.DataFrame:
@@ -167,9 +194,12 @@ def pixel_metrics(test: SplitMaps, threshold: float) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
-def load_split(map_paths: Sequence[str | Path], dataset_root: str | Path) -> SplitMaps:
+def load_split(
+    map_paths: Sequence[str | Path], dataset_root: str | Path, patch_grid: PatchGrid | None = None
+) -> SplitMaps:
     """Anomaly maps of a dataset with its masks; the dataset's index, its folders and the maps' ids must agree
-    exactly, or an image left out of the maps would silently leave the evaluation."""
+    exactly, or an image left out of the maps would silently leave the evaluation. With a `patch_grid`, the
+    dataset's exclusions.json (when it has one) places the test patches; it needs an entry for every image."""
     from defectlab.data.layout import check_files, load_sample
     from defectlab.maps import read_maps
 
@@ -182,6 +212,10 @@ def load_split(map_paths: Sequence[str | Path], dataset_root: str | Path) -> Spl
             f"{', '.join(map(str, map_paths))}: anomaly maps {maps.shape[1:]} do not match the masks "
             f"{samples[0].mask.shape} of {dataset_root}"
         )
+    exclusions = None
+    if patch_grid is not None and (Path(dataset_root) / EXCLUSIONS).exists():
+        sizes = {i: (s.mask.shape[1], s.mask.shape[0]) for i, s in zip(ids, samples, strict=True)}
+        exclusions = read_exclusions(Path(dataset_root) / EXCLUSIONS, sizes)
     return SplitMaps(
         ids=ids,
         maps=maps,
@@ -191,6 +225,8 @@ def load_split(map_paths: Sequence[str | Path], dataset_root: str | Path) -> Spl
         scores=read.scores,
         model=read.model,
         score=read.score,
+        patch_grid=patch_grid,
+        exclusions=exclusions,
     )
 
 
