@@ -1,5 +1,6 @@
-# Generators `chess` and `noise`: the 2-D datasets of the autoencoder study (defectlab.synth.procedural), one
-# cheap job per dataset, and their gallery (a normal image, its anomalous twin and the mask, per generator).
+# The 2-D generators, one cheap job per dataset: `chess` and `noise` of the autoencoder study
+# (defectlab.synth.procedural) with their gallery (a normal image, its anomalous twin and the mask, per
+# generator), and `boards`, the kitchen boards of the CutPaste thesis (defectlab.synth.boards).
 from defectlab.synth.procedural import gallery_datasets
 
 PROCEDURAL_GALLERY = gallery_datasets(config["datasets"])  # generator -> its first anomalous dataset
@@ -9,7 +10,7 @@ rule generate:
     output:
         directory("results/datasets/{dataset}"),
     wildcard_constraints:
-        dataset=names_pattern(generated_by("chess") + generated_by("noise")),
+        dataset=names_pattern(generated_by("chess") + generated_by("noise") + generated_by("boards")),
     params:
         spec=lambda wildcards: dataset_spec(wildcards.dataset),
         seed=config["seed"],

@@ -22,6 +22,15 @@ CLASSES: tuple[SurfaceClass, ...] = (
     # no named kind (KolektorSDD2, DAGM 2007): one more defect class. Not "defect": the metrics already use
     # that name for their binary-task rows. A converted dataset's own label stays in its index.
     SurfaceClass(7, "other_defect", "defect"),
+    # The kitchen boards (seed 002): the thesis's anomaly kinds beside bump, and the small black specks the
+    # manufacturer does not count as defects (in the image, never in the binary ground truth).
+    SurfaceClass(8, "black_hole", "defect"),
+    SurfaceClass(9, "splash", "defect"),
+    SurfaceClass(10, "white_scar", "defect"),
+    SurfaceClass(11, "black_scar", "defect"),
+    SurfaceClass(12, "irregular", "defect"),
+    SurfaceClass(13, "dirt", "defect"),
+    SurfaceClass(14, "speck", "impurity"),
 )
 OTHER_DEFECT = "other_defect"
 

@@ -248,9 +248,9 @@ def test_unknown_model_and_generator_are_refused_listing_the_known_ones(tmp_path
     message = refusal(tmp_path, {"experiments": {"plates": {"model": "fcn"}}})
     known = "patchcore, cae, vae, aae, intensity, deviation"
     assert f"override.yaml:3: experiments.plates.model: unknown model 'fcn'; known: {known}" in message
-    message = refusal(tmp_path, {"datasets": {"plates-val": {"generator": "boards"}}})
-    known = "known: plates, chess, noise"
-    assert f"override.yaml:3: datasets.plates-val.generator: unknown generator 'boards'; {known}" in message
+    message = refusal(tmp_path, {"datasets": {"plates-val": {"generator": "clutch"}}})
+    known = "known: plates, chess, noise, boards"
+    assert f"override.yaml:3: datasets.plates-val.generator: unknown generator 'clutch'; {known}" in message
 
 
 def test_a_key_the_generator_or_model_does_not_take_is_refused_naming_both(tmp_path: Path):

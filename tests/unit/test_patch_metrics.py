@@ -107,7 +107,9 @@ def test_the_evaluation_of_the_patch_unit_reads_the_datasets_exclusions(tmp_path
     mask = np.zeros((16, 24), np.uint8)
     mask[2, 2] = mask[12, 20] = 1  # scratch pixels: one in the active area, one under a label
     root = write_dataset(tmp_path / "boards", {"a": (image, mask, mask.astype(np.uint16))}, "test")
-    (root / "exclusions.json").write_text(json.dumps({"a": {"borders": [[0, 0, 24, 16]], "labels": [[16, 8, 8, 8]]}}))
+    (root / "exclusions.json").write_text(
+        json.dumps({"a.png": {"borders": [[0, 0, 24, 16]], "labels": [[16, 8, 8, 8]]}})
+    )
     amap = np.zeros((1, 16, 24), np.float32)
     amap[0, :8, :8], amap[0, 8:, 16:] = 0.8, 0.9
     write_maps(tmp_path / "maps.h5", ["a"], amap, model="m", score="s", made_from="test")
@@ -119,8 +121,8 @@ def test_the_evaluation_of_the_patch_unit_reads_the_datasets_exclusions(tmp_path
     rows = evaluate_split(split, threshold, "patch").set_index("metric")["value"]
     assert rows[["patch_tn", "patch_fp", "patch_fn", "patch_tp"]].tolist() == [4, 0, 0, 1]
     assert rows["patch_auroc"] == 1 and rows["patch_youden_j"] == 1 and len(rows) == 12
-    (root / "exclusions.json").write_text(json.dumps({"a": {"borders": [[0, 0, 30, 16]]}}))
-    with pytest.raises(ValueError, match=r"exclusions.json: a: borders\[0\]: \[0, 0, 30, 16\] reaches outside"):
+    (root / "exclusions.json").write_text(json.dumps({"a.png": {"borders": [[0, 0, 30, 16]]}}))
+    with pytest.raises(ValueError, match=r"exclusions.json: a.png: borders\[0\]: \[0, 0, 30, 16\] reaches outside"):
         load_split([tmp_path / "maps.h5"], root, PatchGrid(size=8, stride=8))
     no_grid = load_split([tmp_path / "maps.h5"], root)  # the pixel unit does not read the exclusions
     with pytest.raises(ValueError, match="the patch unit needs a patch grid"):

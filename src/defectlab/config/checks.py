@@ -186,8 +186,9 @@ def evaluation_problems(config: dict) -> Iterator[Problem]:
         for role in evaluated_on(spec):
             dataset = spec[role]
             if dataset in config["datasets"] and has_defects(config, dataset) is False:
-                plates = generator_of(config["datasets"][dataset]) == "plates"
-                how = "set its `defects`" if plates else "give it an `anomaly`"
+                how = {"plates": "set its `defects`", "boards": "set its `anomalies`"}.get(
+                    generator_of(config["datasets"][dataset]), "give it an `anomaly`"
+                )
                 yield (
                     ("experiments", name, role),
                     f"dataset {dataset!r} renders no defect ({why[role]}): {how}",

@@ -25,7 +25,7 @@ from defectlab.metrics.pro import aupro
 from defectlab.metrics.thresholds import fit_threshold, iou
 
 UNITS = ("pixel", "image", "patch")
-EXCLUSIONS = "exclusions.json"  # a dataset's exclusion areas, keyed by image id (defectlab.data.exclusions)
+EXCLUSIONS = "exclusions.json"  # a dataset's exclusion areas, keyed by image file name (defectlab.data.exclusions)
 
 # min_coverage: the share of an instance that must be predicted to count as detected, set on the
 # rows of the coverage sweep only (NaN elsewhere)
@@ -214,8 +214,9 @@ def load_split(
         )
     exclusions = None
     if patch_grid is not None and (Path(dataset_root) / EXCLUSIONS).exists():
-        sizes = {i: (s.mask.shape[1], s.mask.shape[0]) for i, s in zip(ids, samples, strict=True)}
-        exclusions = read_exclusions(Path(dataset_root) / EXCLUSIONS, sizes)
+        sizes = {f"{i}.png": (s.mask.shape[1], s.mask.shape[0]) for i, s in zip(ids, samples, strict=True)}
+        by_file = read_exclusions(Path(dataset_root) / EXCLUSIONS, sizes)
+        exclusions = {i: by_file[f"{i}.png"] for i in ids}
     return SplitMaps(
         ids=ids,
         maps=maps,

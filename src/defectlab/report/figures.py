@@ -24,6 +24,13 @@ CLASS_COLOURS = {  # per class: defects in warm colours, impurities in cool ones
     "fingerprint": (0.75, 0.35, 1.0),
     "sticker": (0.1, 0.85, 0.6),
     "other_defect": (0.85, 0.1, 0.45),
+    "black_hole": (0.7, 0.0, 0.0),
+    "splash": (1.0, 0.45, 0.55),
+    "white_scar": (1.0, 0.75, 0.5),
+    "black_scar": (0.6, 0.3, 0.0),
+    "irregular": (0.95, 0.0, 0.75),
+    "dirt": (0.65, 0.5, 0.2),
+    "speck": (0.45, 0.75, 0.95),
 }
 CLASS_DETAIL_CMAP = ListedColormap([CLASS_COLOURS[c.name] for c in CLASSES])
 
@@ -151,6 +158,9 @@ def gallery_figure(
     for axis in bottom:
         _bare(axis)
     rows[2].suptitle("largest instance of each class in the test set (mask outline)", fontsize=10)
-    legend = [Patch(color=CLASS_COLOURS[c.name], label=c.name.replace("_", " ")) for c in CLASSES[1:]]
+    shown = {int(v) for _, _, mask in plates for v in np.unique(mask)} | {class_index(name) for name in details}
+    legend = [
+        Patch(color=CLASS_COLOURS[c.name], label=c.name.replace("_", " ")) for c in CLASSES[1:] if c.index in shown
+    ]
     figure.legend(handles=legend, loc="outside lower center", ncols=len(legend), fontsize=8)
     return figure

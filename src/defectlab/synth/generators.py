@@ -8,7 +8,7 @@ defect. A new generator adds an entry here, a schema block (`$defs/generators/<n
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from defectlab.synth import procedural
+from defectlab.synth import boards, procedural
 from defectlab.synth.plan import plan_sample, views
 
 
@@ -41,10 +41,19 @@ def _procedural(plan: Callable[[str, dict, int, int], object]) -> Generator:
     )
 
 
+BOARDS = Generator(
+    plan=boards.plan_board,
+    images=lambda spec: spec["count"],
+    max_defects=lambda spec: boards.settings_of(spec)["anomalies"]["max"],
+    min_defects=lambda spec: boards.settings_of(spec)["anomalies"]["min"],
+    defects=lambda sample: len(sample.anomalies),
+)
+
 GENERATORS: dict[str, Generator] = {
     "plates": PLATES,
     "chess": _procedural(procedural.plan_chess),
     "noise": _procedural(procedural.plan_noise),
+    "boards": BOARDS,
 }
 
 

@@ -4,6 +4,7 @@ import inspect
 
 import pytest
 
+from defectlab.classes import CLASSES
 from defectlab.data.converters import (
     CATEGORIES,
     CONVERTERS,
@@ -55,8 +56,7 @@ def test_unknown_nested_key_and_wrong_types_are_refused_by_key(registry):
     options = {"splits": {"val_fraction": "half", "fraction": 0.2, "val_from": "val"}, "classes": {"rust": "rusty"}}
     lines = _refused(check_options, {"mvtec_ad": options}, registry).splitlines()
     assert lines == [
-        "config: sources.mvtec_ad.classes.rust: 'rusty' is not one of ['background', 'scratch', 'dent', 'bump', "
-        "'water_stain', 'fingerprint', 'sticker', 'other_defect']",
+        f"config: sources.mvtec_ad.classes.rust: 'rusty' is not one of {[c.name for c in CLASSES]}",
         "config: sources.mvtec_ad.splits.fraction: unknown key (known: val_fraction, val_from, seed)",
         "config: sources.mvtec_ad.splits.val_fraction: 'half' is not of type 'number'",
         "config: sources.mvtec_ad.splits.val_from: 'val' is not one of ['train', 'test']",
