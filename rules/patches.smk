@@ -1,4 +1,6 @@
-# Patches: each dataset cut into tiles, dark tiles dropped, one HDF5 patch store per shard.
+# Patches: each dataset cut into tiles, dark tiles dropped, one HDF5 patch store per shard; the top-level
+# `patches` with the dataset's own `patches` block over it (a training dataset's stride, say).
+from defectlab.config.sections import patch_settings
 
 
 rule patches:
@@ -7,7 +9,7 @@ rule patches:
     output:
         "results/patches/{dataset}/shard-{shard}.h5",
     params:
-        patches=config["patches"],
+        patches=lambda wildcards: patch_settings(config, wildcards.dataset),
     log:
         "logs/patches/{dataset}/shard-{shard}.log",
     conda:

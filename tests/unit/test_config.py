@@ -52,6 +52,21 @@ def test_the_default_config_passes(tmp_path: Path):
     assert run_checks(tmp_path, {}) == []
 
 
+def test_a_training_dataset_may_take_the_theses_training_grid(tmp_path: Path):
+    """Stride 512 for 128-pixel tiles and no flush edges on the training plates: allowed, not scored."""
+    from defectlab.config.sections import patch_settings
+
+    assert run_checks(tmp_path, {"datasets": {"plates-train": {"patches": {"stride": 512, "edges": "none"}}}}) == []
+    config = {
+        "patches": {"size": 128, "stride": 64, "edges": "flush"},
+        "datasets": {
+            "a": {"split": "train", "count": 2, "patches": {"stride": 512}},
+            "b": {"split": "train", "count": 2, "twin_of": "a"},
+        },
+    }
+    assert patch_settings(config, "b") == {"size": 128, "stride": 512, "edges": "flush"}
+
+
 PLATES = {"split": "train", "count": 2}
 ROLES = {"val": "plates-val", "test": "plates-test"}
 
@@ -116,6 +131,15 @@ def test_unsafe_names_are_refused_before_anything_else(tmp_path: Path, name: str
         ),
         # tiles, shards and the backbone
         ({"patches": {"stride": 200}}, "patches.stride: 200 exceeds patches.size 128: pixels between tiles"),
+        ({"patches": {"edges": "none"}}, "patches.edges: none leaves the right and bottom edges of scored"),
+        (
+            {"datasets": {"plates-test": {"patches": {"stride": 512}}}},
+            "datasets.plates-test.patches.stride: 512 exceeds patches.size 128, and 'plates-test' is scored",
+        ),
+        (
+            {"datasets": {"plates-val": {"patches": {"edges": "none"}}}},
+            "datasets.plates-val.patches.edges: none leaves the right and bottom edges of 'plates-val' in no tile",
+        ),
         (
             {"patches": {"size": 100, "stride": 50}},
             "patches.size: 100 is not a multiple of the feature stride 8 of tf_efficientnet_lite0",

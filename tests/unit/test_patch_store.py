@@ -67,11 +67,25 @@ def test_grid_refuses_images_smaller_than_a_patch():
         PatchGrid(32, 16).positions(20, 96)
 
 
-def test_grid_refuses_a_stride_that_leaves_gaps():
+def test_grid_refuses_a_stride_that_leaves_gaps_in_a_scored_store():
     with pytest.raises(ValueError, match=r"patches.stride 48 is larger than patches.size 32: 16 pixels"):
         PatchGrid(32, 48)
+    with pytest.raises(ValueError, match="patches.edges 'none' leaves the right and bottom edges in no tile"):
+        PatchGrid(32, 16, "none")
     with pytest.raises(ValueError, match="must be >= 1"):
         PatchGrid(32, 0)
+    with pytest.raises(ValueError, match=r"patches.edges must be one of \['flush', 'none'\]"):
+        PatchGrid(32, 16, "wrap", scored=False)
+
+
+def test_the_theses_training_grid_has_no_flush_edges_and_may_skip_pixels():
+    """Table 5.2's rows: 224-pixel patches every 512 pixels of a 4074 x 4730 image, no extra column or row."""
+    grid = PatchGrid(224, 512, "none", scored=False)
+    positions = grid.positions(4730, 4074)
+    assert len(positions) == 8 * 9  # (4074 - 224) // 512 + 1 columns, (4730 - 224) // 512 + 1 rows
+    assert max(x for x, _ in positions) == 7 * 512 and max(y for _, y in positions) == 8 * 512
+    assert len(PatchGrid(224, 112, "none", scored=False).positions(4730, 4074)) == 35 * 41  # the spec's 1435
+    assert len(PatchGrid(224, 448, "none", scored=False).positions(4730, 4074)) == 9 * 11
 
 
 def test_every_pixel_is_scored_except_under_tiles_the_filter_drops(tmp_path):

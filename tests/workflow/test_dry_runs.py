@@ -283,10 +283,10 @@ def test_a_baseline_beside_patchcore_runs_no_patchcore_job(tmp_path: Path):
 
 def test_the_autoencoder_study_trains_each_model_once_and_shares_it(tmp_path: Path):
     counts, inputs = _dry_run(tmp_path, REPO / "config/autoencoders.yaml", REPO / "config/autoencoders-small.yaml")
-    # 2 datasets x 3 models x 3 repeats; the val-threshold experiments reuse the first repeat's weights
-    # every other experiment (val thresholds, region masks, held-out test images) reuses those weights
-    assert counts["train_autoencoder"] == 18 and counts["evaluate"] == 38 and counts["baseline_maps"] == 5
-    assert "meld" not in counts and "render" not in counts and "patchcore_maps" not in counts
+    # 2 datasets x 3 models x 3 repeats and the 3 plate models; every other experiment (val thresholds, region
+    # masks, held-out test images) reuses those weights; the plates are rendered, no PatchCore job runs
+    assert counts["train_autoencoder"] == 18 + 3 and counts["evaluate"] == 43 and counts["baseline_maps"] == 9
+    assert counts["render"] == 5 and "meld" not in counts and "patchcore_maps" not in counts
     assert inputs["results/maps/chess-cae/chess-val/maps.h5"] == [
         "results/models/chess-cae/model.pt",
         "results/datasets/chess-val",
@@ -294,8 +294,10 @@ def test_the_autoencoder_study_trains_each_model_once_and_shares_it(tmp_path: Pa
     assert inputs["results/models/chess-aae-2/model.pt"] == ["results/datasets/chess-train"]
     assert inputs["results/maps/chess-vae/chess-test-region/maps.h5"][0] == "results/models/chess-vae/model.pt"
     # maps once per trained model and dataset: 18 models on their test data, the first repeats on val (6),
-    # region masks (3) and held-out images (6); the val experiments share the test maps of their weights
-    assert counts["autoencoder_maps"] == 18 + 6 + 3 + 6
+    # region masks (3) and held-out images (6), the plate models on plates-val and plates-test (6); the val
+    # experiments share the test maps of their weights
+    assert counts["autoencoder_maps"] == 18 + 6 + 3 + 6 + 6
+    assert inputs["results/models/plates-vae/model.pt"] == ["results/datasets/plates-train"]
 
 
 def test_an_autoencoder_beside_patchcore_runs_no_patchcore_job_for_it(tmp_path: Path):

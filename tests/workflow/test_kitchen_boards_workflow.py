@@ -6,6 +6,7 @@ import copy
 import re
 from pathlib import Path
 
+import h5py
 import pandas as pd
 import yaml
 from helpers import REPO, snakemake
@@ -19,7 +20,14 @@ SMALL = {
     "frame": {"ramp": [8, 16]},
 }
 DATASETS = {
-    "kb-train": {"generator": "boards", "split": "train", "count": 3, **copy.deepcopy(SMALL)},
+    # the thesis's training grid: a stride above the patch size, no flush edges (tiles of 64 every 96 px)
+    "kb-train": {
+        "generator": "boards",
+        "split": "train",
+        "count": 3,
+        "patches": {"stride": 96, "edges": "none"},
+        **copy.deepcopy(SMALL),
+    },
     "kb-val": {
         "generator": "boards",
         "split": "val",
@@ -74,3 +82,7 @@ def test_boards_are_evaluated_per_patch_inside_their_exclusions(tmp_path: Path):
         assert counts.sum() == expected and counts["patch_tp"] + counts["patch_fn"] > 0
         assert 0 <= rows["patch_auroc"] <= 1
     assert set(pd.read_parquet(tmp_path / targets[0])["threshold_rule"]) == {"youden"}
+    with h5py.File(tmp_path / "results/patches/kb-train/shard-0.h5") as h5:
+        corners = {(int(x), int(y)) for x, y in zip(h5["source"]["x"], h5["source"]["y"], strict=True)}
+        assert h5.attrs["stride"] == 96 and h5.attrs["edges"] == "none"
+        assert corners <= {(x, y) for x in (0, 96, 192) for y in (0, 96, 192, 288)}  # 320 x 384, no flush tiles

@@ -195,15 +195,44 @@ def evaluation_problems(config: dict) -> Iterator[Problem]:
                 )
 
 
+def dataset_patches(config: dict, name: str) -> dict:
+    """A dataset's own `patches` block (a twin's inherited), empty for real data and none given."""
+    if name not in config["datasets"]:
+        return {}
+    return resolve_spec(name, config["datasets"]).get("patches", {})
+
+
 def patch_problems(config: dict, strides: dict[str, int]) -> Iterator[Problem]:
     """Tiles that fit the rendered images and the backbone grid of each PatchCore experiment (`strides`: the
     feature stride of each experiment's backbone, where it was checked), shards that each get an image."""
     patches, size = config["patches"], config["patches"]["size"]
-    if patches["stride"] > size:
+    scored = {
+        spec[role]
+        for name in experiments_of(config, "patchcore")
+        for spec in [config["experiments"][name]]
+        for role in evaluated_on(spec)
+    }
+    if patches["stride"] > size and scored - {n for n in scored if "stride" in dataset_patches(config, n)}:
         yield (
             ("patches", "stride"),
-            f"{patches['stride']} exceeds patches.size {size}: pixels between tiles are never scored",
+            f"{patches['stride']} exceeds patches.size {size}: pixels between tiles are never scored (a larger "
+            f"stride is for training datasets: give it in their own `patches` block)",
         )
+    if patches["edges"] == "none" and scored - {n for n in scored if "edges" in dataset_patches(config, n)}:
+        yield ("patches", "edges"), "none leaves the right and bottom edges of scored (val, test) images in no tile"
+    for name in sorted(scored & set(config["datasets"])):
+        own = dataset_patches(config, name)
+        if own.get("stride", 0) > size:
+            yield (
+                ("datasets", name, "patches", "stride"),
+                f"{own['stride']} exceeds patches.size {size}, and {name!r} is scored (val or test of a PatchCore "
+                f"experiment): pixels between its tiles would never be scored",
+            )
+        if own.get("edges") == "none":
+            yield (
+                ("datasets", name, "patches", "edges"),
+                f"none leaves the right and bottom edges of {name!r} in no tile, and it is scored (val or test)",
+            )
     for name, stride in strides.items():
         if size % stride:
             backbone = experiment_settings(config, name)["backbone"]["name"]

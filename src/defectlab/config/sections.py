@@ -19,6 +19,7 @@ import jsonschema
 import yaml
 
 from defectlab.config.yaml_files import KeyPath, Location
+from defectlab.synth.plan import resolve_spec
 
 DEFAULT_GENERATOR = "plates"
 DEFAULT_MODEL = "patchcore"
@@ -154,3 +155,9 @@ def experiment_settings(config: Mapping, name: str) -> dict:
     spec = config["experiments"][name]
     section = config.get(family_of(spec), {})
     return deep_merge(section, {key: spec[key] for key in section if key in spec})
+
+
+def patch_settings(config: Mapping, dataset: str) -> dict:
+    """The patch stores' settings of a dataset: the top-level `patches`, its own `patches` block over them (a
+    twin inherits its source's block, as every key)."""
+    return {**config["patches"], **resolve_spec(dataset, dict(config["datasets"])).get("patches", {})}

@@ -88,17 +88,18 @@ def read_exclusions(
     return parse_exclusions(data, str(path), sizes, required)
 
 
-def border_positions(border: Rect, size: int, stride: int) -> list[tuple[int, int]]:
-    """Top-left corners (x, y) of the patches of one border, row-major: every `stride` pixels, plus a column and
-    a row flush with the right and bottom edges where the stride does not reach them; none if it is too small."""
+def border_positions(border: Rect, size: int, stride: int, flush: bool = True) -> list[tuple[int, int]]:
+    """Top-left corners (x, y) of the patches of one border, row-major: every `stride` pixels, plus (`flush`) a
+    column and a row flush with the right and bottom edges where the stride does not reach them (the thesis's
+    test patches; its training grid has none); none if the border is smaller than a patch."""
     x0, y0, w, h = border
     if w < size or h < size:
         return []
     xs = [x0 + stride * i for i in range((w - size) // stride + 1)]
     ys = [y0 + stride * j for j in range((h - size) // stride + 1)]
-    if (w - size) % stride:
+    if flush and (w - size) % stride:
         xs.append(x0 + w - size)
-    if (h - size) % stride:
+    if flush and (h - size) % stride:
         ys.append(y0 + h - size)
     return [(x, y) for y in ys for x in xs]
 

@@ -19,51 +19,51 @@ import numpy as np
 import pandas as pd
 
 from defectlab import __version__
+from defectlab.data.exclusions import border_positions
 from defectlab.data.layout import load_sample
 from defectlab.data.shards import shard_slice
 from defectlab.hdf5 import open_h5
 from defectlab.runtime import atomic_output
 
+EDGES = ("flush", "none")
 SOURCE_DTYPE = np.dtype([("image", h5py.string_dtype()), ("x", np.int32), ("y", np.int32)])
 
 
 @dataclass(frozen=True)
 class PatchGrid:
-    """Tile geometry: every pixel of the image lies in at least one tile.
+    """Tile geometry: top-left corners at x = s * i for i = 0 .. floor((W - P) / s), plus (`edges: flush`) a last
+    column flush with the right edge at x = W - P when W - P is not a multiple of s; rows likewise (y, H).
 
-    Top-left corners at x = s * i for i = 0 .. floor((W - P) / s), plus a last column flush with the
-    right edge at x = W - P when W - P is not a multiple of s; rows likewise (y, H). This is the
-    kitchen-board thesis' rule for its test patches (additional patches along the right and bottom
-    edges "to ensure full coverage"), applied to the whole image. The thesis' training grid omits the
-    flush column and row, which leaves a strip of up to s - 1 pixels at the right and bottom edges in
-    no tile: defects there would never be scored. The thesis' worked example, a 3279 x 3424 region
-    with P = 224 and s = 112, has 28 + 1 columns and 29 + 1 rows, 870 positions (812 without the
-    flush ones). A stride above the patch size would leave gaps between tiles and is refused.
+    With flush edges and s <= P every pixel lies in a tile: the kitchen-board thesis' rule for its test
+    patches (additional patches along the right and bottom edges "to ensure full coverage"), applied to the
+    whole image (`defectlab.data.exclusions.border_positions`). The thesis' training grid has no flush column
+    or row (`edges: none`) and a stride above the patch (512 or 448 for 224-pixel patches), which leaves
+    pixels in no tile: fine for training, refused for a store whose tiles are scored (`scored`).
     """
 
     patch_size: int
     stride: int
+    edges: str = "flush"
+    scored: bool = True
 
     def __post_init__(self) -> None:
         if self.patch_size < 1 or self.stride < 1:
             raise ValueError(f"patches.size {self.patch_size} and patches.stride {self.stride} must be >= 1")
-        if self.stride > self.patch_size:
+        if self.edges not in EDGES:
+            raise ValueError(f"patches.edges must be one of {list(EDGES)}, got {self.edges!r}")
+        if self.scored and self.stride > self.patch_size:
             raise ValueError(
                 f"patches.stride {self.stride} is larger than patches.size {self.patch_size}: "
                 f"{self.stride - self.patch_size} pixels between neighbouring tiles would never be scored"
             )
+        if self.scored and self.edges != "flush":
+            raise ValueError("patches.edges 'none' leaves the right and bottom edges in no tile: never scored")
 
     def positions(self, height: int, width: int) -> list[tuple[int, int]]:
         """(x, y) top-left corners, row by row."""
         if height < self.patch_size or width < self.patch_size:
             raise ValueError(f"image {height}x{width} is smaller than the patch size {self.patch_size}")
-        xs, ys = self._starts(width), self._starts(height)
-        return [(x, y) for y in ys for x in xs]
-
-    def _starts(self, length: int) -> list[int]:
-        last = length - self.patch_size
-        starts = list(range(0, last + 1, self.stride))
-        return starts if starts[-1] == last else [*starts, last]
+        return border_positions((0, 0, width, height), self.patch_size, self.stride, self.edges == "flush")
 
 
 def keeps(patch: np.ndarray, min_mean_intensity: float) -> bool:
@@ -149,6 +149,7 @@ def write_patch_store(
         h5.attrs.update(
             patch_size=p,
             stride=grid.stride,
+            edges=grid.edges,
             min_mean_intensity=min_mean_intensity,
             image_height=tiles.shape[0],
             image_width=tiles.shape[1],
