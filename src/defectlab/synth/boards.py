@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from defectlab.classes import class_index
-from defectlab.data.exclusions import Exclusion, as_json
+from defectlab.data.exclusions import Exclusion, as_json, intersects
 from defectlab.data.layout import write_png
 from defectlab.seeds import derive_seed
 
@@ -137,9 +137,8 @@ def integer(rng: np.random.Generator, bounds) -> int:
 
 
 def overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int], gap: int = 0) -> bool:
-    return (
-        a[0] < b[0] + b[2] + gap and b[0] < a[0] + a[2] + gap and a[1] < b[1] + b[3] + gap and b[1] < a[1] + a[3] + gap
-    )
+    """Whether `b` overlaps `a` grown by `gap` pixels on every side."""
+    return intersects((a[0] - gap, a[1] - gap, a[2] + 2 * gap, a[3] + 2 * gap), b)
 
 
 def plan_board(name: str, spec: Mapping, seed: int, i: int) -> BoardSample:
