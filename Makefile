@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run study autoencoders test lint report clean
+.PHONY: run study autoencoders kitchen-boards test lint report clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ AUTOENCODERS := --configfile config/autoencoders.yaml config/autoencoders-small.
 autoencoders: $(STAMP)
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) $(AUTOENCODERS)
 	$(BIN)/snakemake --profile profiles/local $(AUTOENCODERS) --report results/autoencoders-report.html
+
+KITCHEN := --configfile config/kitchen-boards.yaml config/kitchen-boards-small.yaml
+kitchen-boards: $(STAMP)
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) $(KITCHEN)
+	$(BIN)/snakemake --profile profiles/local $(KITCHEN) --report results/kitchen-boards-report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -ra

@@ -266,8 +266,8 @@ def coreset(work: Path, report: Results) -> None:
     for label, extractor, bound_here in (("cpu features", cpu, IEEE_BOUND), ("cuda features", moved, bound)):
         errors, ranges = [], []
         for store in stores:
-            ids_cpu, maps_cpu = score_store(cpu, store, points, chunk, batch, sigma)
-            ids_other, maps_other = score_store(extractor, store, points.to(other), chunk, batch, sigma)
+            ids_cpu, maps_cpu, _ = score_store(cpu, store, points, chunk, batch, sigma)
+            ids_other, maps_other, _ = score_store(extractor, store, points.to(other), chunk, batch, sigma)
             errors.append(relative(maps_cpu, maps_other) if ids_cpu == ids_other else math.inf)
             ranges.append(f"{maps_cpu.min():.3f}..{maps_cpu.max():.3f}")
         worst = max(errors)

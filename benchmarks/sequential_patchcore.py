@@ -299,7 +299,7 @@ def quality(quick: bool, rounds: int) -> None:
     def split(name: str, coreset: torch.Tensor) -> SplitMaps:
         ids, maps = [], []
         for store in stores[name]:
-            i, m = score_store(
+            i, m, _ = score_store(
                 extractor, store, coreset, scoring["chunk_size"], scoring["batch_size"], scoring["sigma"]
             )
             ids += i

@@ -36,9 +36,18 @@ def converted(dataset):
     return "source" in config["datasets"][dataset]
 
 
+def denoised(dataset):
+    """A dataset whose images are another dataset's, denoised (`denoise_of`, rule `denoise`)."""
+    return "denoise_of" in config["datasets"][dataset]
+
+
 def generated_by(generator):
-    """The datasets a generator makes (real data, `source`, has none)."""
-    return [n for n, spec in config["datasets"].items() if not converted(n) and generator_of(spec) == generator]
+    """The datasets a generator makes (real data, `source`, and denoised twins, `denoise_of`, have none)."""
+    return [
+        n
+        for n, spec in config["datasets"].items()
+        if not converted(n) and not denoised(n) and generator_of(spec) == generator
+    ]
 
 
 def names_pattern(names):
@@ -209,7 +218,7 @@ def evaluation_inputs(wildcards):
 def final_outputs():
     """Every dataset, the metrics of every experiment in one table with a figure each, the plates gallery when
     plates are rendered for training, the chess and noise gallery when those are generated with an anomaly,
-    and what each model family present adds (its study tables, figures)."""
+    what each model family present adds (its study tables, figures) and the kitchen-board study's tables."""
     families = dict.fromkeys(family_of(spec) for spec in config["experiments"].values())
     return [
         "results/tables/metrics.parquet",
@@ -217,6 +226,7 @@ def final_outputs():
         *(["results/figures/plates-gallery.png"] if gallery_plate() else []),
         *(["results/figures/procedural-gallery.png"] if PROCEDURAL_GALLERY else []),
         *(output for family in families for output in FAMILY_OUTPUTS[family]()),
+        *jobs_kitchen.outputs(config),  # the kitchen-board study's tables, of patch-unit experiments (report.smk)
         *expand("results/datasets/{dataset}", dataset=config["datasets"]),
         *expand("results/figures/{experiment}-examples.png", experiment=config["experiments"]),
     ]

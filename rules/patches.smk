@@ -16,3 +16,19 @@ rule patches:
         ENV
     script:
         "../scripts/patches.py"
+
+
+rule patch_statistics:
+    input:
+        "results/datasets/{dataset}",
+    output:
+        "results/patches/{dataset}/statistics.json",
+    params:
+        # the top-level grid (the thesis: 224 pixels at stride 112), whatever the dataset's own stride
+        patches=config["patches"],
+    log:
+        "logs/patch_statistics/{dataset}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/patch_statistics.py"

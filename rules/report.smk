@@ -1,4 +1,8 @@
 # Report: every metric file in one table, a readable summary and the figures of `snakemake --report`.
+from defectlab.jobs import kitchen as jobs_kitchen
+
+KITCHEN = jobs_kitchen.experiments(config)
+SEQUENTIAL = jobs_patchcore.pixel_experiments(config)  # the Sequential PatchCore study's: evaluated per pixel
 
 
 rule metrics_table:
@@ -40,8 +44,8 @@ rule example_figure:
 # The Sequential PatchCore study's tables, of the PatchCore experiments (asked for by `all` when there are any).
 rule study_tables:
     input:
-        metrics=expand("results/metrics/{experiment}.parquet", experiment=PATCHCORE),
-        coresets=expand("results/coresets/{experiment}.h5", experiment=PATCHCORE),
+        metrics=expand("results/metrics/{experiment}.parquet", experiment=SEQUENTIAL),
+        coresets=expand("results/coresets/{experiment}.h5", experiment=SEQUENTIAL),
     output:
         table1=report("results/tables/table1.md", category="Study", caption="../report/table1.rst"),
         table2=report("results/tables/table2.md", category="Study", caption="../report/table2.rst"),
@@ -52,10 +56,10 @@ rule study_tables:
         ),
         figure=report("results/figures/coverage-sweep.png", category="Study", caption="../report/coverage.rst"),
     params:
-        experiments={name: config["experiments"][name] for name in PATCHCORE},
+        experiments={name: config["experiments"][name] for name in SEQUENTIAL},
         datasets=config["datasets"],
-        table1=config["report"].get("table1", PATCHCORE),
-        sweep=config["report"].get("sweep", next(iter(PATCHCORE), None)),
+        table1=config["report"].get("table1", SEQUENTIAL),
+        sweep=config["report"].get("sweep", next(iter(SEQUENTIAL), None)),
     log:
         "logs/study_tables.log",
     conda:
@@ -106,3 +110,36 @@ rule autoencoder_training_figure:
         ENV
     script:
         "../scripts/autoencoder_training_figure.py"
+
+
+# The kitchen-board study's tables (Table 6.1 and 5.2 analogues, per-kind recall) and ROC figure, of the experiments
+# evaluated per test patch (asked for by `all` when there are any).
+rule kitchen_tables:
+    input:
+        metrics=expand("results/metrics/{experiment}.parquet", experiment=KITCHEN),
+        maps=[path for name in KITCHEN for path in maps_files(name, "test")],
+        datasets=sorted(
+            {dataset_dir(name, "test") for name in KITCHEN}
+            | {f"results/datasets/{dataset}" for dataset in jobs_kitchen.training_datasets(config)}
+        ),
+    output:
+        table61=report("results/tables/kitchen-table61.md", category="Study", caption="../report/kitchen-table61.rst"),
+        table61_parquet="results/tables/kitchen-table61.parquet",
+        table52=report("results/tables/kitchen-table52.md", category="Study", caption="../report/kitchen-table52.rst"),
+        kinds=report("results/tables/kitchen-kinds.md", category="Study", caption="../report/kitchen-kinds.rst"),
+        roc=report("results/figures/kitchen-roc.png", category="Study", caption="../report/kitchen-roc.rst"),
+    params:
+        info=[jobs_kitchen.row_info(config, name) for name in KITCHEN],
+        maps={name: maps_files(name, "test") for name in KITCHEN},
+        test={name: dataset_dir(name, "test") for name in KITCHEN},
+        patch={name: config["experiments"][name]["patch"] for name in KITCHEN},
+        training={dataset: jobs_kitchen.category(config, dataset) for dataset in jobs_kitchen.training_datasets(config)},
+        strides=jobs_kitchen.STRIDES,
+        patches=config["patches"],
+        budget_gib=config["report"]["memory_budget_gib"],
+    log:
+        "logs/kitchen_tables.log",
+    conda:
+        ENV
+    script:
+        "../scripts/kitchen_tables.py"

@@ -1,6 +1,7 @@
 """Meld the shard coresets of an experiment into its coreset: the sequential rule over their points.
 
-With the greedy baseline, the shard coresets are melded by greedy k-center over their points.
+With the greedy baseline, the shard coresets are melded by greedy k-center over their points; a greedy coreset
+by fraction (`coreset.fraction`, the kitchen-board thesis's 1 %) keeps every point of its shard coresets.
 """
 
 import numpy as np
@@ -16,7 +17,11 @@ log_to(snakemake.log[0])
 parts = [read_coreset(path) for path in snakemake.input]
 origins = pd.concat([part.origin for part in parts], ignore_index=True)
 size = snakemake.params.size
-if snakemake.params.method == "greedy":
+if size is None:  # a coreset by fraction (coreset.fraction): the shard coresets already hold their share
+    features, chosen = np.concatenate([part.features for part in parts]), torch.arange(len(origins))
+    history, min_distance, size = [], [], len(origins)
+    print(f"kept every point of {len(parts)} coresets ({size} points): a coreset by fraction")
+elif snakemake.params.method == "greedy":
     points = torch.from_numpy(np.concatenate([part.features for part in parts]))
     seed = derive_seed(snakemake.params.seed, "meld", snakemake.wildcards.experiment)
     chosen = greedy_coreset(points, size, seed=seed)
@@ -43,7 +48,11 @@ write_coreset(
         features,
         origins.iloc[chosen.numpy()].reset_index(drop=True),
         {
-            **{key: first[key] for key in ("backbone", "layers", "weights", "pooling", "method")},
+            **{
+                key: first[key]
+                for key in ("backbone", "layers", "weights", "pooling", "aggregation", "normalisation", "method")
+                if key in first
+            },
             "size": size,
             "sources": [str(path) for path in snakemake.input],
             "epochs": len(history),

@@ -14,6 +14,9 @@ rule coreset_shard:
     input:
         stores="results/patches/{dataset}/shard-{shard}.h5",
         weights=lambda wildcards: registry_weights(VARIANTS[wildcards.variant]["backbone"]),
+        statistics=lambda wildcards: [
+            f"results/patches/{dataset}/statistics.json" for dataset in VARIANTS[wildcards.variant]["statistics"]
+        ],
     output:
         "results/coresets/{dataset}/{variant}/shard-{shard}.h5",
     wildcard_constraints:
@@ -47,9 +50,7 @@ rule meld:
     wildcard_constraints:
         experiment=names_pattern(n for n in PATCHCORE if not jobs_patchcore.finetuned(config, n)),
     params:
-        size=lambda wildcards: config["experiments"][wildcards.experiment].get(
-            "size", SETTINGS[wildcards.experiment]["coreset"]["meld_size"]
-        ),
+        size=lambda wildcards: jobs_patchcore.meld_size(config, wildcards.experiment),
         max_epochs=lambda wildcards: SETTINGS[wildcards.experiment]["coreset"]["max_epochs"],
         method=lambda wildcards: SETTINGS[wildcards.experiment]["coreset"]["method"],
         seed=config["seed"],
@@ -103,6 +104,7 @@ rule patchcore_maps:
         coreset="results/coresets/{experiment}.h5",
         patches="results/patches/{dataset}/shard-{shard}.h5",
         weights=lambda wildcards: registry_weights(SETTINGS[wildcards.experiment]["backbone"]),
+        statistics=lambda wildcards: jobs_patchcore.statistics_files(config, wildcards.experiment),
     output:
         "results/maps/{experiment}/{dataset}/shard-{shard}.h5",
     wildcard_constraints:

@@ -6,6 +6,9 @@ A maps file (`results/maps/{experiment}/{dataset}/….h5`, one or more per datas
 - `maps`: (N, H, W) float32, one value per pixel, higher = more anomalous;
 - `scores` (optional): (N,) float64 image scores where the model has its own (a density, a classifier),
   else the evaluation takes each map's maximum;
+- `patch_scores` (optional): a group of columns `image`, `x`, `y`, `score`, one row per patch the model
+  scored on its own (the kitchen-board thesis's reweighted PatchCore score); the patch unit then takes a
+  test patch's score from here instead of the map's maximum over its window;
 - attributes `model` (e.g. patchcore), `score` (what a value means, for the reader of a table), `format`,
   and the model's settings as a JSON text `settings`.
 """
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 
 from defectlab.data.layout import listed
 from defectlab.hdf5 import open_h5
@@ -35,6 +39,7 @@ class Maps:
     model: str
     score: str
     settings: dict
+    patch_scores: pd.DataFrame | None = None  # image, x, y, score of the patches the model scored, or None
 
     def image_scores(self) -> np.ndarray:
         """The model's image scores, else each map's maximum."""
@@ -62,9 +67,12 @@ def write_maps(
     made_from: str,
     scores: np.ndarray | None = None,
     settings: Mapping[str, object] | None = None,
+    patch_scores: pd.DataFrame | None = None,
 ) -> None:
     """Write a maps file atomically. Values with NaN or inf are refused, naming what they were made from
     (`made_from`, e.g. the coreset and patch store), since every metric of them would be NaN."""
+    if patch_scores is not None:
+        _check_patch_scores(path, ids, patch_scores, made_from)
     maps = np.asarray(maps)
     if maps.ndim != 3 or len(maps) != len(ids):
         raise ValueError(f"{path}: maps must be (N, H, W) for {len(ids)} ids, got {maps.shape}")
@@ -79,18 +87,45 @@ def write_maps(
         h5.create_dataset("maps", data=maps.astype(np.float32, copy=False), compression="gzip", track_times=False)
         if scores is not None:
             h5.create_dataset("scores", data=scores, track_times=False)
+        if patch_scores is not None:
+            group = h5.create_group("patch_scores", track_order=True)
+            group.create_dataset(
+                "image", data=np.array(list(patch_scores["image"]), dtype=h5py.string_dtype()), track_times=False
+            )
+            for column, dtype in (("x", np.int64), ("y", np.int64), ("score", np.float64)):
+                group.create_dataset(column, data=patch_scores[column].to_numpy(dtype), track_times=False)
         h5.attrs.update(
             {"format": FORMAT, "model": model, "score": score, "settings": json.dumps(dict(settings or {}))}
         )
 
 
+def _check_patch_scores(path: str | Path, ids: Sequence[str], table: pd.DataFrame, made_from: str) -> None:
+    missing = {"image", "x", "y", "score"} - set(table.columns)
+    if missing:
+        raise ValueError(f"{path}: patch scores need the columns image, x, y, score; missing {sorted(missing)}")
+    _refuse_non_finite(path, list(table["image"]), table["score"].to_numpy(np.float64), "patch scores", made_from)
+    unknown = sorted(set(table["image"]) - set(ids))
+    if unknown:
+        raise ValueError(f"{path}: patch scores of images {listed(unknown)} that have no map")
+    if table.duplicated(["image", "x", "y"]).any():
+        raise ValueError(f"{path}: a patch (image, x, y) is scored twice")
+
+
+def _read_patch_scores(h5: h5py.File) -> pd.DataFrame | None:
+    if "patch_scores" not in h5:
+        return None
+    group = h5["patch_scores"]
+    images = [s.decode() if isinstance(s, bytes) else s for s in group["image"][:]]
+    return pd.DataFrame({"image": images, "x": group["x"][:], "y": group["y"][:], "score": group["score"][:]})
+
+
 def read_maps(paths: Sequence[str | Path]) -> Maps:
     """The maps of several files of one dataset, concatenated in order. Files must name the same model and
-    either all or none hold image scores; a file with NaN or inf values is refused, named."""
+    either all or none hold image scores (and patch scores); a file with NaN or inf values is refused, named."""
     if not paths:
         raise ValueError("no maps file given")
     ids: list[str] = []
-    maps, scores, heads = [], [], []
+    maps, scores, heads, patches = [], [], [], []
     for path in paths:
         with open_h5(path) as h5:
             if h5.attrs.get("format") != FORMAT or "maps" not in h5 or "ids" not in h5:
@@ -98,10 +133,12 @@ def read_maps(paths: Sequence[str | Path]) -> Maps:
             ids += [s.decode() if isinstance(s, bytes) else s for s in h5["ids"][:]]
             maps.append(h5["maps"][:])
             scores.append(h5["scores"][:] if "scores" in h5 else None)
+            patches.append(_read_patch_scores(h5))
             heads.append((str(h5.attrs["model"]), str(h5.attrs["score"]), json.loads(h5.attrs["settings"])))
         if not np.isfinite(maps[-1]).all() or (scores[-1] is not None and not np.isfinite(scores[-1]).all()):
             raise ValueError(f"{path}: maps hold NaN or inf; delete it and rerun the job that writes it")
-    if len({(model, score) for model, score, _ in heads}) > 1 or len({s is None for s in scores}) > 1:
+    kinds = {(s is None, p is None) for s, p in zip(scores, patches, strict=True)}
+    if len({(model, score) for model, score, _ in heads}) > 1 or len(kinds) > 1:
         raise ValueError(f"{', '.join(map(str, paths))}: maps files of different models or kinds of score")
     model, score, settings = heads[0]
     return Maps(
@@ -111,4 +148,5 @@ def read_maps(paths: Sequence[str | Path]) -> Maps:
         model=model,
         score=score,
         settings=settings,
+        patch_scores=None if patches[0] is None else pd.concat(patches, ignore_index=True),
     )

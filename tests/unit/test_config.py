@@ -417,3 +417,28 @@ def test_a_generated_test_dataset_without_an_anomaly_is_refused_saying_how_to_gi
     message = refusal(tmp_path, {"datasets": datasets, "experiments": experiments})
     assert "experiments.c.test: dataset 'chess-clean' renders no defect (AUROC, AUPRO and recall need defect" in message
     assert "give it an `anomaly`" in message
+
+
+KITCHEN = REPO / "config/kitchen-boards.yaml"
+
+
+def test_the_kitchen_study_passes_and_its_checks_name_what_to_change(tmp_path: Path):
+    assert checked(tmp_path, {}, KITCHEN)[1] == []
+
+    def refused(override: dict) -> str:
+        with pytest.raises((ConfigError, ConfigFileError)) as caught:
+            checked(tmp_path, override, KITCHEN)
+        return str(caught.value)
+
+    assert "datasets.kb-white-test.patches: needs grid: exclusions: experiment 'pc-white-r50'" in refused(
+        {"datasets": {"kb-white-test": {"patches": {"grid": "image"}}}}
+    )
+    assert "experiments.pc-white-r18.patch: size 224, stride 64: the patch store of 'kb-white-test'" in refused(
+        {"experiments": {"pc-white-r18": {"patch": {"stride": 64}}}}
+    )
+    assert "patchcore.scoring.patch_score: reweighted scores test patches: experiment 'pc-white-r18' needs" in (
+        refused({"experiments": {"pc-white-r18": {"unit": "pixel", "val": "kb-white-val"}}})
+    )
+    assert "report.kitchen_rows: names 'nope', which is not a configured patch-unit experiment" in refused(
+        {"report": {"kitchen_rows": {"nope": 3}}}
+    )

@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 
 from defectlab.data.exclusions import Exclusion
-from defectlab.metrics.patch import PatchGrid, confusion, from_confusion, patch_metrics, split_patches
+from defectlab.metrics.patch import (
+    Patches,
+    PatchGrid,
+    board_metrics,
+    confusion,
+    from_confusion,
+    kind_recall,
+    patch_metrics,
+    split_patches,
+)
 from defectlab.metrics.thresholds import fit_threshold
 
 # Table 6.1 (accuracy, precision, recall) and spec §8.6 (F1, FPR, Youden's J, balanced accuracy)
@@ -120,10 +129,35 @@ def test_the_evaluation_of_the_patch_unit_reads_the_datasets_exclusions(tmp_path
     assert threshold == pytest.approx(0.8)
     rows = evaluate_split(split, threshold, "patch").set_index("metric")["value"]
     assert rows[["patch_tn", "patch_fp", "patch_fn", "patch_tp"]].tolist() == [4, 0, 0, 1]
-    assert rows["patch_auroc"] == 1 and rows["patch_youden_j"] == 1 and len(rows) == 12
+    assert rows["patch_auroc"] == 1 and rows["patch_youden_j"] == 1
+    assert sum(name.startswith("patch_") and "kind" not in name for name in rows.index) == 12
+    assert rows[["board_recall", "board_count", "board_clean"]].tolist() == [1, 1, 0]  # no clean board: FPR NaN
     (root / "exclusions.json").write_text(json.dumps({"a.png": {"borders": [[0, 0, 30, 16]]}}))
     with pytest.raises(ValueError, match=r"exclusions.json: a.png: borders\[0\]: \[0, 0, 30, 16\] reaches outside"):
         load_split([tmp_path / "maps.h5"], root, PatchGrid(size=8, stride=8))
     no_grid = load_split([tmp_path / "maps.h5"], root)  # the pixel unit does not read the exclusions
     with pytest.raises(ValueError, match="the patch unit needs a patch grid"):
         evaluate_split(no_grid, 0.5, "patch")
+
+
+def test_kind_recall_counts_patches_and_instances_of_each_class_on_a_hand_case():
+    # one 8 x 16 image, two patches of 8: a hole (class 8) spans both, a scar (11) lies in the right one only
+    masks = np.zeros((1, 8, 16), np.uint8)
+    instances = np.zeros((1, 8, 16), np.uint16)
+    masks[0, 2:4, 6:10], instances[0, 2:4, 6:10] = 8, 1
+    masks[0, 5:7, 12:14], instances[0, 5:7, 12:14] = 11, 2
+    patches = Patches(np.array([0, 0]), np.array([[0, 0], [8, 0]]), np.array([0.9, 0.1]), np.array([True, True]))
+    kinds = kind_recall(patches, np.array([True, False]), masks, instances, 8, [8, 11, 12])
+    assert kinds == {8: (0.5, 1.0), 11: (0.0, 0.0)}  # class 12 is absent: no entry
+
+
+def test_board_decisions_take_each_boards_highest_patch_score():
+    patches = Patches(
+        image=np.array([0, 0, 1, 1, 2]),
+        corners=np.zeros((5, 2), int),
+        scores=np.array([0.2, 0.9, 0.3, 0.4, 0.7]),
+        labels=np.array([False, True, False, False, False]),
+    )
+    boards = board_metrics(patches, 0.5, boards=4)  # board 3 has no patch: left out
+    assert boards["recall"] == 1.0 and boards["fpr"] == 0.5 and boards["auroc"] == 1.0
+    assert (boards["boards"], boards["clean_boards"]) == (3, 2)

@@ -86,3 +86,74 @@ def test_boards_are_evaluated_per_patch_inside_their_exclusions(tmp_path: Path):
         corners = {(int(x), int(y)) for x, y in zip(h5["source"]["x"], h5["source"]["y"], strict=True)}
         assert h5.attrs["stride"] == 96 and h5.attrs["edges"] == "none"
         assert corners <= {(x, y) for x in (0, 96, 192) for y in (0, 96, 192, 288)}  # 320 x 384, no flush tiles
+
+
+def tiny_study() -> dict:
+    """The shipped kitchen-board study, cut down: two categories of tiny boards, three of its experiments."""
+    study = yaml.safe_load((REPO / "config/kitchen-boards.yaml").read_text())
+    keep = (
+        "kb-white-train",
+        "kb-white-test",
+        "kb-edges-train",
+        "kb-edges-test",
+        "kb-edges-train-dn",
+        "kb-edges-test-dn",
+    )
+    study["datasets"] = {name: study["datasets"][name] for name in keep}
+    for name, counts in (("kb-white-train", 3), ("kb-white-test", 2), ("kb-edges-train", 2), ("kb-edges-test", 2)):
+        study["datasets"][name].update(copy.deepcopy(SMALL), count=counts)
+    study["datasets"]["kb-white-test"]["anomalies"] = {"min": 2, "max": 3}
+    study["datasets"]["kb-edges-test"]["anomalies"] = {"min": 2, "max": 3}
+    study["datasets"]["kb-white-train"]["patches"]["stride"] = 128  # the thesis's training stride above the patch
+    study["datasets"]["kb-edges-train"]["patches"]["stride"] = 112
+    study["patches"].update(size=64, stride=32)
+    study["experiments"] = {
+        name: {**study["experiments"][name], "patch": dict(GRID)}
+        for name in ("pc-edges-r50-blur", "pc-white-r18", "pc-white-r18-sequential")
+    }
+    study["experiments"]["pc-white-r18-sequential"]["coreset"] = {"method": "sequential", "size": 40, "meld_size": 40}
+    study["report"]["kitchen_rows"] = {"pc-edges-r50-blur": 1, "pc-white-r18": 6}
+    return study
+
+
+def test_the_kitchen_study_runs_patchcore_as_the_thesis_configures_it(tmp_path: Path):
+    config = tmp_path / "kitchen-tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_study()))
+    args = ["--profile", str(REPO / "profiles/local"), "--cores", "2"]
+    result = snakemake(tmp_path, *args, "--configfile", str(config))
+    assert result.returncode == 0, result.stderr[-5000:]
+    results = tmp_path / "results"
+    # the coreset: 1 % of the training feature rows (patches x 6 x 6 cells of ind_knn_ad's pooling at 64 pixels)
+    with h5py.File(results / "patches/kb-white-train/shard-0.h5") as h5:
+        rows = len(h5["patches"]) * 6 * 6
+    with h5py.File(results / "coresets/pc-white-r18.h5") as h5:
+        assert len(h5["features"]) == int(0.01 * rows) and h5["features"].shape[1] == 128 + 256
+        assert str(h5.attrs["normalisation"]).startswith("train: mean")
+    # each test patch scored on its own (the reweighted score), exactly the patches the exclusions allow
+    test = results / "datasets/kb-white-test"
+    ids = sorted(pd.read_parquet(test / "index.parquet")["id"])
+    exclusions = read_exclusions(test / "exclusions.json", {f"{i}.png": (320, 384) for i in ids})
+    expected = {(i, x, y) for i in ids for x, y in patch_positions(exclusions[f"{i}.png"], 64, 32)}
+    with h5py.File(results / "maps/pc-white-r18/kb-white-test/shard-0.h5") as h5:
+        group = h5["patch_scores"]
+        scored = {(i.decode(), int(x), int(y)) for i, x, y in zip(group["image"], group["x"], group["y"], strict=True)}
+        assert scored == expected and len(h5["scores"]) == len(ids)
+    rows = pd.read_parquet(results / "metrics/pc-white-r18.parquet").set_index("metric")
+    assert rows.loc[["patch_tn", "patch_fp", "patch_fn", "patch_tp"], "value"].sum() == len(expected)
+    assert set(rows.loc["patch_kind_recall", "class"]) <= {
+        "black_hole",
+        "bump",
+        "splash",
+        "white_scar",
+        "black_scar",
+        "irregular",
+        "dirt",
+    }
+    table61 = (results / "tables/kitchen-table61.md").read_text()
+    assert "PatchCore R18, white (Exp. 6)" in table61 and "0.7662" in table61 and "0.7451" in table61
+    parquet = pd.read_parquet(results / "tables/kitchen-table61.parquet")
+    assert parquet.set_index("experiment").loc["pc-edges-r50-blur", "blur"]
+    assert (results / "tables/kitchen-table52.md").read_text().count("| white | ") == 4  # strides 112 .. 512
+    assert (results / "figures/kitchen-roc.png").stat().st_size > 10_000
+    stats = (results / "patches/kb-edges-train-dn/statistics.json").read_text()
+    assert '"stride": 32' in stats and '"mean"' in stats

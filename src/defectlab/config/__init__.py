@@ -86,6 +86,7 @@ def _problems(
     yield from checks.evaluation_problems(config)
     yield from checks.report_problems(config)
     yield from checks.coreset_problems(config)
+    yield from checks.thesis_problems(config)
     strides = {}
     for key, (settings, names) in checks.backbones(config).items():
         weights = list(checks.weights_problems(settings, key, weights_dir, known_weights))

@@ -9,7 +9,16 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from defectlab.config.sections import UNTRAINED, experiment_settings, experiments_of, generator_of, model_of
+from defectlab.config.sections import (
+    UNTRAINED,
+    denoise_chain,
+    denoised,
+    experiment_settings,
+    experiments_of,
+    generator_of,
+    model_of,
+    own_patches,
+)
 from defectlab.config.yaml_files import KeyPath
 from defectlab.synth.generators import GENERATORS, can_hold_defects
 from defectlab.synth.plan import resolve_spec
@@ -124,17 +133,35 @@ def _cycles(graph: dict, edges, what: str, key: KeyPath) -> Iterator[Problem]:
 
 
 def generated(config: dict) -> list[str]:
-    """The datasets a generator makes (the others are real data, converted)."""
-    return [name for name, spec in config["datasets"].items() if "source" not in spec]
+    """The datasets a generator makes (the others are real data, converted, or denoised from another dataset)."""
+    return [name for name, spec in config["datasets"].items() if "source" not in spec and not denoised(spec)]
 
 
 def dataset_problems(config: dict) -> Iterator[Problem]:
-    """Twins that exist, share their source's generator and form no cycle, and the first PLAN_CHECKED
-    samples of each generated dataset planned by its generator."""
+    """Twins that exist, share their source's generator and form no cycle, denoised datasets likewise (and of
+    their source's split), and the first PLAN_CHECKED samples of each generated dataset planned by its
+    generator."""
     datasets = config["datasets"]
+    twins_of_denoised = False  # resolve_spec would merge a denoised dataset's keys: plan nothing then
     for name, spec in datasets.items():
+        if denoised(spec):
+            yield from _denoise_problems(datasets, name)
+            continue
         if "count" not in spec and "source" not in spec:
-            yield ("datasets", name), "needs `count` (objects to generate) or `source` (real data from the registry)"
+            yield (
+                ("datasets", name),
+                "needs `count` (objects to generate) or `source` (real data from the registry), or is a denoised "
+                "dataset (`denoise_of`: another dataset's images, denoised)",
+            )
+        if "twin_of" in spec and spec["twin_of"] in datasets and denoised(datasets[spec["twin_of"]]):
+            origin = datasets[spec["twin_of"]]["denoise_of"]
+            yield (
+                ("datasets", name, "twin_of"),
+                f"names {spec['twin_of']!r}, a denoised dataset: make the twin of {origin!r} and give it a "
+                f"denoised dataset of its own",
+            )
+            twins_of_denoised = True
+            continue
         if "twin_of" in spec and spec["twin_of"] not in datasets:
             yield ("datasets", name, "twin_of"), f"names {spec['twin_of']!r}, which is not under datasets"
         elif "twin_of" in spec and generator_of(datasets[spec["twin_of"]]) != generator_of(spec):
@@ -145,8 +172,10 @@ def dataset_problems(config: dict) -> Iterator[Problem]:
             )
     twins = {n: [s["twin_of"]] if s.get("twin_of") in datasets else [] for n, s in datasets.items()}
     cycles = list(_cycles(datasets, twins.__getitem__, "twin_of forms a cycle", ("datasets", "twin_of")))
+    sources = {n: [s["denoise_of"]] if s.get("denoise_of") in set(datasets) - {n} else [] for n, s in datasets.items()}
+    cycles += _cycles(datasets, sources.__getitem__, "denoise_of forms a cycle", ("datasets", "denoise_of"))
     yield from cycles
-    if cycles:
+    if cycles or twins_of_denoised:
         return
     for name in generated(config):
         if "count" not in datasets[name]:
@@ -159,8 +188,32 @@ def dataset_problems(config: dict) -> Iterator[Problem]:
             yield ("datasets", name), str(error)
 
 
+def _denoise_problems(datasets: dict, name: str) -> Iterator[Problem]:
+    """A denoised dataset names another dataset of the config, and keeps its split (the index is its source's,
+    copied: a dataset whose `split` said otherwise would hold images of another split)."""
+    source = datasets[name]["denoise_of"]
+    if source == name:
+        yield ("datasets", name, "denoise_of"), "names the dataset itself"
+    elif source not in datasets:
+        yield ("datasets", name, "denoise_of"), f"names {source!r}, which is not under datasets"
+    elif datasets[source].get("split") != datasets[name]["split"]:
+        split = datasets[source].get("split")
+        yield (
+            ("datasets", name, "split"),
+            f"{datasets[name]['split']!r} differs from the split {split!r} of {source!r}: a denoised dataset keeps "
+            f"its source's images, index and split (give split: {split})",
+        )
+
+
+def images_source(config: dict, name: str) -> str:
+    """The dataset whose generator or source made a dataset's images: the dataset itself, or the end of its
+    denoise_of chain."""
+    return denoise_chain(name, config["datasets"])[-1]
+
+
 def images_of(config: dict, name: str) -> int | None:
-    """Images of a generated dataset; None for real data, unknown before conversion."""
+    """Images of a generated (or denoised generated) dataset; None for real data, unknown before conversion."""
+    name = images_source(config, name)
     spec = config["datasets"][name]
     if "source" in spec:
         return None
@@ -168,7 +221,9 @@ def images_of(config: dict, name: str) -> int | None:
 
 
 def has_defects(config: dict, name: str) -> bool | None:
-    """Whether a generated dataset can hold a defect (its planned samples do); None for real data."""
+    """Whether a generated (or denoised generated) dataset can hold a defect (its planned samples do); None for
+    real data."""
+    name = images_source(config, name)
     spec = config["datasets"][name]
     if "source" in spec:
         return None
@@ -186,9 +241,12 @@ def evaluation_problems(config: dict) -> Iterator[Problem]:
         for role in evaluated_on(spec):
             dataset = spec[role]
             if dataset in config["datasets"] and has_defects(config, dataset) is False:
+                source = images_source(config, dataset)
                 how = {"plates": "set its `defects`", "boards": "set its `anomalies`"}.get(
-                    generator_of(config["datasets"][dataset]), "give it an `anomaly`"
+                    generator_of(config["datasets"][source]), "give it an `anomaly`"
                 )
+                if source != dataset:
+                    how = f"{how} in {source!r}, whose images it denoises"
                 yield (
                     ("experiments", name, role),
                     f"dataset {dataset!r} renders no defect ({why[role]}): {how}",
@@ -196,10 +254,11 @@ def evaluation_problems(config: dict) -> Iterator[Problem]:
 
 
 def dataset_patches(config: dict, name: str) -> dict:
-    """A dataset's own `patches` block (a twin's inherited), empty for real data and none given."""
+    """A dataset's own `patches` block (a twin's or a denoised dataset's inherited), empty for real data and none
+    given."""
     if name not in config["datasets"]:
         return {}
-    return resolve_spec(name, config["datasets"]).get("patches", {})
+    return own_patches(config["datasets"], name)
 
 
 def patch_problems(config: dict, strides: dict[str, int]) -> Iterator[Problem]:
@@ -271,6 +330,49 @@ def report_problems(config: dict) -> Iterator[Problem]:
         yield ("report", "sweep"), f"names experiment {report['sweep']!r}, which is not configured"
 
 
+def thesis_problems(config: dict) -> Iterator[Problem]:
+    """PatchCore's kitchen-board options where they apply: the reweighted patch score on patch-unit experiments
+    whose scored datasets are cut on the evaluation's grid (else test patches would have no score), per-dataset
+    statistics from an experiment's own training datasets, Table 6.1 rows of patch-unit experiments."""
+    size = config["patches"]["size"]
+    for name in experiments_of(config, "patchcore"):
+        spec, settings = config["experiments"][name], experiment_settings(config, name)
+        if settings["scoring"]["patch_score"] == "reweighted":
+            key = settings_key(config, name, "scoring", "patch_score")
+            if spec["unit"] != "patch":
+                yield key, f"reweighted scores test patches: experiment {name!r} needs unit: patch"
+            else:
+                yield from _patch_grid_problems(config, name, key, size)
+        if settings["backbone"]["normalisation"] == "train" and ("train" not in spec or "pretrained" in spec):
+            yield (
+                settings_key(config, name, "backbone", "normalisation"),
+                f"train: statistics of the experiment's own training datasets, and {name!r} "
+                f"{'fine-tunes another experiment' if 'pretrained' in spec else 'has no train datasets'}",
+            )
+    for name in config["report"].get("kitchen_rows", {}):
+        if config["experiments"].get(name, {}).get("unit") != "patch":
+            yield ("report", "kitchen_rows"), f"names {name!r}, which is not a configured patch-unit experiment"
+
+
+def _patch_grid_problems(config: dict, name: str, key: KeyPath, size: int) -> Iterator[Problem]:
+    spec = config["experiments"][name]
+    roles = ["test"] + (["val"] if spec["threshold"].get("fit_on", "val") == "val" and "val" in spec else [])
+    for dataset in (spec[role] for role in roles):
+        own = {**config["patches"], **dataset_patches(config, dataset)}
+        if own.get("grid") != "exclusions":
+            yield (
+                ("datasets", dataset, "patches"),
+                f"needs grid: exclusions: experiment {name!r} scores its test patches on their own ({key[-1]} "
+                f"reweighted), so the patch store must hold exactly the patch unit's patches",
+            )
+        elif (spec["patch"]["size"], spec["patch"]["stride"]) != (size, own["stride"]):
+            yield (
+                ("experiments", name, "patch"),
+                f"size {spec['patch']['size']}, stride {spec['patch']['stride']}: the patch store of {dataset!r} "
+                f"has size {size}, stride {own['stride']}, and the reweighted scores are of its patches",
+            )
+
+
 def settings_key(config: dict, name: str, *keys: str) -> KeyPath:
     """Where an experiment's setting was given: its own override, else the family section."""
     spec = config["experiments"][name]
@@ -335,6 +437,15 @@ def weights_problems(backbone: dict, key: KeyPath, weights_dir: Path, known_weig
 
 def warnings(config: dict) -> Iterator[str]:
     """Legal but odd settings, said in the log and run anyway."""
+    datasets = config["datasets"]
+    for name, spec in datasets.items():
+        source = datasets.get(spec.get("denoise_of"), {})
+        if denoised(spec) and "domain" in source and source["domain"] != spec["domain"]:
+            yield (
+                f"datasets.{name}: domain {spec['domain']!r}, but it denoises {spec['denoise_of']!r} of domain "
+                f"{source['domain']!r} (coreset provenance counts its points as {spec['domain']}: give domain: "
+                f"{source['domain']})"
+            )
     for name, spec in config["experiments"].items():
         if spec.get("val") == spec["test"] and spec["threshold"]["fit_on"] == "val":
             yield f"experiments.{name}: val and test are one dataset {spec['val']!r}: the threshold is fitted on test"

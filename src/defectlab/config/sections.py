@@ -9,6 +9,10 @@ block, and the refusals here name it. A model takes its settings from its family
 Defaults are filled here rather than by Snakemake's `validate(set_default=True)`, which would also
 fill them into an experiment's overrides (marked `x-override` in the schema) and so silently replace
 the section's values with the schema's defaults.
+
+A dataset may instead derive from another dataset of the config: `denoise_of` (defectlab.data.denoise) takes
+the images of the dataset it names, denoised, with that dataset's masks, exclusions and index; it names no
+generator and takes only `DENOISE_KEYS`.
 """
 
 import copy
@@ -37,6 +41,8 @@ UNTRAINED = {"intensity"}  # models that take no training data
 LEGACY_SECTIONS = {"backbone": "patchcore", "coreset": "patchcore", "scoring": "patchcore"}
 
 Problem = tuple[KeyPath, str]
+# The keys a denoised dataset takes: its images are its source's (whatever made them), so no generator key.
+DENOISE_KEYS = ("split", "denoise_of", "denoise", "patches", "domain")
 
 
 def load_schema(path: str | Path) -> dict:
@@ -44,8 +50,28 @@ def load_schema(path: str | Path) -> dict:
 
 
 def generator_of(spec: Mapping) -> str:
-    """The generator of a dataset spec (real data has none: see `converted`)."""
+    """The generator of a dataset spec (real data has none: see `converted`; nor has a denoised dataset)."""
     return spec.get("generator", DEFAULT_GENERATOR)
+
+
+def denoised(spec: Mapping) -> bool:
+    """Whether a dataset spec is a denoised twin of another dataset (`denoise_of`)."""
+    return "denoise_of" in spec
+
+
+def denoise_chain(name: str, datasets: Mapping[str, Mapping]) -> list[str]:
+    """`name`, then the dataset it is denoised from, and so on, down to the first that is not denoised (the one
+    whose generator or source made the images). A name not under datasets or a cycle is a ValueError (the
+    start-up checks refuse both first, with the key's line)."""
+    chain = [name]
+    while denoised(datasets[chain[-1]]):
+        source = datasets[chain[-1]]["denoise_of"]
+        if source not in datasets:
+            raise ValueError(f"datasets.{chain[-1]}.denoise_of names {source!r}, which is not under datasets")
+        if source in chain:
+            raise ValueError(f"datasets: denoise_of forms a cycle: {' -> '.join([*chain, source])}")
+        chain.append(source)
+    return chain
 
 
 def model_of(spec: Mapping) -> str:
@@ -100,6 +126,14 @@ def key_problems(config: dict, schema: dict) -> Iterator[Problem]:
                 continue
             if kind == "generator" and "generator" in spec and "source" in spec:
                 yield (section, name), "give `generator` (generated images) or `source` (real data), not both"
+            if kind == "generator" and denoised(spec):
+                why = f"its images are those of {spec['denoise_of']!r}, denoised; it takes: {', '.join(DENOISE_KEYS)}"
+                for key in spec:
+                    if key not in DENOISE_KEYS:
+                        yield (section, name, key), f"a denoised dataset (denoise_of) takes no key {key!r}: {why}"
+                continue
+            if kind == "generator" and "denoise" in spec:
+                yield (section, name, "denoise"), "only with `denoise_of`: the dataset whose images to denoise"
             own = _resolve(blocks[chosen]["$ref"], schema) if "$ref" in blocks[chosen] else blocks[chosen]
             own = own.get("properties", {})
             for key in spec:
@@ -157,7 +191,14 @@ def experiment_settings(config: Mapping, name: str) -> dict:
     return deep_merge(section, {key: spec[key] for key in section if key in spec})
 
 
+def own_patches(datasets: Mapping[str, Mapping], dataset: str) -> dict:
+    """A dataset's own `patches` block: a twin inherits its source's block (as every key), and a denoised
+    dataset its source's, its own keys over them (a denoised training set keeps its source's training grid)."""
+    blocks = [resolve_spec(name, dict(datasets)).get("patches", {}) for name in denoise_chain(dataset, datasets)]
+    return {key: value for block in reversed(blocks) for key, value in block.items()}
+
+
 def patch_settings(config: Mapping, dataset: str) -> dict:
     """The patch stores' settings of a dataset: the top-level `patches`, its own `patches` block over them (a
-    twin inherits its source's block, as every key)."""
-    return {**config["patches"], **resolve_spec(dataset, dict(config["datasets"])).get("patches", {})}
+    twin or a denoised dataset inherits its source's block, see `own_patches`)."""
+    return {**config["patches"], **own_patches(config["datasets"], dataset)}

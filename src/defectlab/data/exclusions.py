@@ -19,6 +19,7 @@ import numpy as np
 
 Rect = tuple[int, int, int, int]  # x, y, width, height
 KEYS = ("borders", "labels")
+EXCLUSIONS = "exclusions.json"  # a dataset's exclusion areas, beside its index.parquet, keyed by image file name
 
 
 @dataclass(frozen=True)

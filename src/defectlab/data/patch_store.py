@@ -6,11 +6,12 @@ Layout (one file per dataset x split x shard):
     instances  (N, P, P)    uint16 instance id
     source     (N,) compound: image id, x, y (top-left corner of the tile in the image)
     images     (K,) every image id of the shard, kept tiles or not
-    attrs      patch_size, stride, min_mean_intensity, image_height, image_width,
+    attrs      patch_size, stride, edges, grid (image: the whole image; exclusions: the dataset's borders off
+               its labels), min_mean_intensity, image_height, image_width,
                mean, std (per-channel statistics of the kept patches), code_version
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from defectlab import __version__
-from defectlab.data.exclusions import border_positions
+from defectlab.data.exclusions import Exclusion, border_positions, patch_positions
 from defectlab.data.layout import load_sample
 from defectlab.data.shards import shard_slice
 from defectlab.hdf5 import open_h5
@@ -94,8 +95,15 @@ class _Tiles:
     brightest: float = -np.inf
 
 
-def _cut(dataset_root: str | Path, image_ids: Sequence[str], grid: PatchGrid, min_mean_intensity: float) -> _Tiles:
-    """The tiles of every image that pass the intensity filter, in image and grid order."""
+def _cut(
+    dataset_root: str | Path,
+    image_ids: Sequence[str],
+    grid: PatchGrid,
+    min_mean_intensity: float,
+    areas: Mapping[str, Exclusion] | None = None,
+) -> _Tiles:
+    """The tiles of every image that pass the intensity filter, in image and grid order; with `areas` (by image
+    id) the tiles of each image's borders off its labels, as the patch unit places its test patches."""
     tiles = _Tiles()
     p = grid.patch_size
     for image_id in image_ids:
@@ -103,7 +111,12 @@ def _cut(dataset_root: str | Path, image_ids: Sequence[str], grid: PatchGrid, mi
         if tiles.shape is not None and sample.image.shape != tiles.shape:
             raise ValueError(f"{dataset_root}/{image_id}: shape {sample.image.shape} differs from {tiles.shape}")
         tiles.shape = sample.image.shape
-        for x, y in grid.positions(*tiles.shape[:2]):
+        positions = (
+            grid.positions(*tiles.shape[:2])
+            if areas is None
+            else patch_positions(areas[image_id], grid.patch_size, grid.stride)
+        )
+        for x, y in positions:
             tile = sample.image[y : y + p, x : x + p]
             tiles.brightest = max(tiles.brightest, float(tile.mean()))
             if keeps(tile, min_mean_intensity):
@@ -121,14 +134,16 @@ def write_patch_store(
     grid: PatchGrid,
     min_mean_intensity: float,
     training: bool = False,
+    areas: Mapping[str, Exclusion] | None = None,
 ) -> int:
-    """Cut every image into tiles, keep the bright enough ones and write them atomically; returns N kept.
+    """Cut every image into tiles (with `areas`, by image id, only inside the borders and off the labels), keep
+    the bright enough ones and write them atomically; returns N kept.
 
     A training store must keep a tile: an empty one would make an empty coreset several jobs later.
     """
     if not image_ids:
         raise ValueError(f"{path}: no image of {dataset_root} to cut into patches")
-    tiles = _cut(dataset_root, image_ids, grid, min_mean_intensity)
+    tiles = _cut(dataset_root, image_ids, grid, min_mean_intensity, areas)
     if training and not tiles.patches:
         raise ValueError(
             f"{path}: patches.min_mean_intensity = {min_mean_intensity} drops every tile of the {len(image_ids)} "
@@ -150,6 +165,7 @@ def write_patch_store(
             patch_size=p,
             stride=grid.stride,
             edges=grid.edges,
+            grid="image" if areas is None else "exclusions",
             min_mean_intensity=min_mean_intensity,
             image_height=tiles.shape[0],
             image_width=tiles.shape[1],

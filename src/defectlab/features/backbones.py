@@ -48,42 +48,74 @@ from defectlab.features.torchvision_models import (
 
 PACKAGE_MODEL = "tf_efficientnet_lite0"
 REGISTRY = "registry"
+# How the chosen layers are pooled and aligned (FeatureExtractor): "same" keeps every map's size and aligns the
+# deeper ones bilinearly; "ind_knn_ad" is the code the kitchen-board thesis ran (rvorias/ind_knn_ad):
+# AvgPool2d(pool, stride 1) without padding, the deeper maps aligned by adaptive average pooling (for
+# ResNet layers 2 and 3 on 224 pixels: 28 x 28 and 14 x 14 -> 26 x 26)
+AGGREGATIONS = ("same", "ind_knn_ad")
 
 
 class FeatureExtractor(nn.Module):
     """Patch features (B, D, h, w) of uint8 RGB images (B, H, W, 3), one feature cell per `stride` pixels.
 
     Each chosen layer is average-pooled with a `pool` x `pool` window at stride 1 (PatchCore's local
-    aggregation: a wider receptive field without deeper, more ImageNet-biased layers), keeping its
-    size; padded cells are left out of the mean so tile borders do not darken. Deeper layers are
-    resized bilinearly to the first chosen layer and all are concatenated along channels.
+    aggregation: a wider receptive field without deeper, more ImageNet-biased layers). With aggregation
+    "same" each keeps its size, padded cells left out of the mean so tile borders do not darken, and deeper
+    layers are resized bilinearly to the first; with "ind_knn_ad" the pooling has no padding (the map
+    shrinks by pool - 1 cells) and deeper layers are adaptively average-pooled to the first. All are then
+    concatenated along channels.
+
+    Inputs are normalised with the weights' statistics, or with `statistics` ((mean, std) per RGB channel
+    in [0, 1] units) where a study computes its own (the thesis's per-category statistics).
 
     The timm classifier is cut after the last chosen level and read with `forward_intermediates`,
     which gives the maps of a `features_only` model without running the unused deeper blocks.
     """
 
-    def __init__(self, model: nn.Module, layers: tuple[int, ...], pool: int) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: tuple[int, ...],
+        pool: int,
+        aggregation: str = "same",
+        statistics: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
+    ) -> None:
         super().__init__()
         info = model.feature_info
         check_layers(layers, len(info))
         if pool < 1:
             raise ValueError(f"pool must be >= 1, got {pool}")
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {list(AGGREGATIONS)}, got {aggregation!r}")
         model.prune_intermediate_layers(list(layers), prune_head=True)
         self.model = model
         self.layers = layers
         self.pool = pool
+        self.aggregation = aggregation
         self.dim = sum(info[i]["num_chs"] for i in layers)
         self.stride = info[layers[0]]["reduction"]
         cfg = model.pretrained_cfg
-        self.register_buffer("mean", 255 * torch.tensor(cfg["mean"]).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", 255 * torch.tensor(cfg["std"]).view(1, 3, 1, 1), persistent=False)
+        mean, std = statistics if statistics is not None else (cfg["mean"], cfg["std"])
+        self.register_buffer("mean", 255 * torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", 255 * torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.eval().requires_grad_(False)
 
     @torch.no_grad()
     def forward(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         x = self._normalise(images)
         maps = self.model.forward_intermediates(x, indices=list(self.layers), intermediates_only=True)
-        return merge_levels(maps, self.pool)
+        return merge_levels(maps, self.pool, self.aggregation)
+
+    def grid(self, patch_size: int) -> int:
+        """Feature cells per side of a `patch_size` patch."""
+        cells = patch_size // self.stride
+        return cells - (self.pool - 1 if self.aggregation == "ind_knn_ad" else 0)
+
+    def cell_centre(self, cell: int) -> int:
+        """Pixel offset, from the patch's corner, of the centre of feature cell `cell` along one side: a
+        valid-pooled cell averages `pool` cells starting at its own index."""
+        first = cell * self.stride + self.stride // 2
+        return first + (self.stride * (self.pool - 1)) // 2 if self.aggregation == "ind_knn_ad" else first
 
     def _normalise(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) float input on the model's device from a uint8 (B, H, W, 3) batch."""
@@ -94,11 +126,16 @@ class FeatureExtractor(nn.Module):
         return (x - self.mean) / self.std
 
 
-def merge_levels(maps: list[torch.Tensor], pool: int) -> torch.Tensor:
-    """(B, D, h, w) patch features of level maps: each locally averaged, resized to the first, concatenated."""
-    maps = [local_average(m, pool) for m in maps]
-    size = maps[0].shape[-2:]
-    resized = [maps[0]] + [F.interpolate(m, size=size, mode="bilinear", align_corners=False) for m in maps[1:]]
+def merge_levels(maps: list[torch.Tensor], pool: int, aggregation: str = "same") -> torch.Tensor:
+    """(B, D, h, w) patch features of level maps: each locally averaged, aligned to the first, concatenated."""
+    if aggregation == "ind_knn_ad":
+        maps = [F.avg_pool2d(m, pool, stride=1) for m in maps]
+        size = maps[0].shape[-2:]
+        resized = [maps[0]] + [F.adaptive_avg_pool2d(m, size) for m in maps[1:]]
+    else:
+        maps = [local_average(m, pool) for m in maps]
+        size = maps[0].shape[-2:]
+        resized = [maps[0]] + [F.interpolate(m, size=size, mode="bilinear", align_corners=False) for m in maps[1:]]
     return torch.cat(resized, dim=1).float().contiguous()
 
 
@@ -121,9 +158,12 @@ def build_extractor(
     pool: int = 2,
     device: str = "cpu",
     weights_dir: Path | None = None,
+    aggregation: str = "same",
+    statistics: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
 ) -> FeatureExtractor:
     """A feature extractor on `device`; `layers` index the backbone's feature levels (timm feature_info)."""
-    return FeatureExtractor(create_backbone(name, weights, weights_dir), tuple(layers), pool).to(device)
+    model = create_backbone(name, weights, weights_dir)
+    return FeatureExtractor(model, tuple(layers), pool, aggregation, statistics).to(device)
 
 
 def create_backbone(name: str, weights: str = "none", weights_dir: Path | None = None) -> nn.Module:

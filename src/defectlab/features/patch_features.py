@@ -38,7 +38,7 @@ def check_finite(cells: torch.Tensor, store: str | Path, batch: PatchBatch) -> N
 def store_grid(store: str | Path, extractor: FeatureExtractor) -> tuple[int, int]:
     """(feature cells per patch side, patches) of a patch store."""
     with open_h5(store) as h5:
-        return int(h5.attrs["patch_size"]) // extractor.stride, len(h5["patches"])
+        return extractor.grid(int(h5.attrs["patch_size"])), len(h5["patches"])
 
 
 def store_cells(

@@ -17,15 +17,14 @@ import numpy as np
 import pandas as pd
 
 from defectlab.classes import BY_INDEX, DEFECT_INDICES, IMPURITY_INDICES
-from defectlab.data.exclusions import Exclusion, read_exclusions
+from defectlab.data.exclusions import EXCLUSIONS, Exclusion, read_exclusions
 from defectlab.metrics.defect_wise import COVERAGE_SWEEP, instance_coverage, recall_by_class
-from defectlab.metrics.patch import Patches, PatchGrid, patch_metrics, split_patches
+from defectlab.metrics.patch import Patches, PatchGrid, board_metrics, kind_recall, patch_metrics, split_patches
 from defectlab.metrics.pixel import auroc, class_pixel_recall, precision_recall_f1
 from defectlab.metrics.pro import aupro
 from defectlab.metrics.thresholds import fit_threshold, iou
 
 UNITS = ("pixel", "image", "patch")
-EXCLUSIONS = "exclusions.json"  # a dataset's exclusion areas, keyed by image file name (defectlab.data.exclusions)
 
 # min_coverage: the share of an instance that must be predicted to count as detected, set on the
 # rows of the coverage sweep only (NaN elsewhere)
@@ -46,6 +45,7 @@ class SplitMaps:
     score: str = "anomaly score"  # what a map value means
     patch_grid: PatchGrid | None = None  # the test patches of the patch unit
     exclusions: Mapping[str, Exclusion] | None = None  # by image id: borders and labels of the patch unit
+    patch_scores: pd.DataFrame | None = None  # the model's own patch scores (image, x, y, score), if any
 
     @property
     def defect_pixels(self) -> np.ndarray:
@@ -66,7 +66,9 @@ class SplitMaps:
         """The test patches of the patch unit, scored and labelled (computed once)."""
         if self.patch_grid is None:
             raise ValueError(f"{self.dataset}: the patch unit needs a patch grid (experiment key `patch`)")
-        return split_patches(self.ids, self.maps, self.defect_pixels, self.patch_grid, self.exclusions)
+        return split_patches(
+            self.ids, self.maps, self.defect_pixels, self.patch_grid, self.exclusions, self.patch_scores
+        )
 
 
 def unit_scores(split: SplitMaps, unit: str) -> tuple[np.ndarray, np.ndarray]:
@@ -143,11 +145,23 @@ def image_metrics(test: SplitMaps, threshold: float) -> pd.DataFrame:
 
 def patch_rows(test: SplitMaps, threshold: float) -> pd.DataFrame:
     """The patch metrics at the threshold as rows `patch_<name>`: AUROC, accuracy, precision, recall, F1, FPR,
-    Youden's J, balanced accuracy, and the confusion matrix counts patch_tn, patch_fp, patch_fn, patch_tp."""
-    metrics = patch_metrics(test.patches, threshold)
-    return pd.DataFrame(
-        [_row(f"patch_{name}", float(value)) for name, value in metrics.items()], columns=METRIC_COLUMNS
-    )
+    Youden's J, balanced accuracy, and the confusion matrix counts patch_tn, patch_fp, patch_fn, patch_tp; per
+    defect class, `patch_kind_recall` (patches touching it predicted anomalous) and `patch_kind_detected`
+    (instances under a predicted patch); then the board-level decisions `board_recall`, `board_fpr`,
+    `board_auroc`, `board_count`, `board_clean` (a board's score: its highest patch score)."""
+    patches = test.patches
+    metrics = patch_metrics(patches, threshold)
+    rows = [_row(f"patch_{name}", float(value)) for name, value in metrics.items()]
+    predicted = patches.scores >= threshold
+    kinds = kind_recall(patches, predicted, test.masks, test.instances, test.patch_grid.size, DEFECT_INDICES)
+    for index, (recall, detected) in kinds.items():
+        cls = BY_INDEX[index]
+        rows += [_row("patch_kind_recall", recall, cls.name, cls.category)]
+        rows += [_row("patch_kind_detected", detected, cls.name, cls.category)]
+    boards = board_metrics(patches, threshold, len(test.ids))
+    names = {"recall": "board_recall", "fpr": "board_fpr", "auroc": "board_auroc", "boards": "board_count"}
+    rows += [_row(names.get(name, "board_clean"), value) for name, value in boards.items()]
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
 def pixel_metrics(test: SplitMaps, threshold: float) -> pd.DataFrame:
@@ -224,6 +238,7 @@ def load_split(
         instances=np.stack([s.instances for s in samples]),
         dataset=str(dataset_root),
         scores=read.scores,
+        patch_scores=read.patch_scores,
         model=read.model,
         score=read.score,
         patch_grid=patch_grid,

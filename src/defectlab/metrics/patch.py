@@ -5,13 +5,16 @@ anomaly map over its window; metrics from the confusion matrix in scikit-learn's
 
 Patches lie on a grid of `size` every `stride` pixels with a column and a row flush with the right and bottom
 edges (`data.exclusions.border_positions`), inside the image's borders and off its labels when the dataset has
-exclusion areas, over the whole image otherwise. Any model's maps give patch scores this way.
+exclusion areas, over the whole image otherwise. Any model's maps give patch scores this way; a model that
+scores patches on its own (the thesis's reweighted PatchCore) gives them in its maps file, and then every test
+patch must be among them (its patch store cut on the same grid: dataset `patches.grid: exclusions`).
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import confusion_matrix
 
 from defectlab.data.exclusions import Exclusion, patch_positions
@@ -57,10 +60,16 @@ def split_patches(
     defect_pixels: np.ndarray,
     grid: PatchGrid,
     exclusions: Mapping[str, Exclusion] | None = None,
+    patch_scores: pd.DataFrame | None = None,
 ) -> Patches:
-    """Scores (map maximum over the window) and labels (defect pixels >= min_positive_pixels) of every patch of
-    every image; `exclusions` by image id (an image without an entry is refused: it would be scored whole)."""
-    images, corners, scores, labels = [], [], [], []
+    """Scores (the model's own `patch_scores`, else the map maximum over the window) and labels (defect pixels >=
+    min_positive_pixels) of every patch of every image; `exclusions` by image id (an image without an entry is
+    refused: it would be scored whole)."""
+    own = None
+    if patch_scores is not None:
+        keys = zip(patch_scores["image"], patch_scores["x"].astype(int), patch_scores["y"].astype(int), strict=True)
+        own = dict(zip(keys, patch_scores["score"], strict=True))
+    images, corners, scores, labels, unscored = [], [], [], [], []
     for k, image_id in enumerate(ids):
         exclusion = None
         if exclusions is not None:
@@ -72,10 +81,23 @@ def split_patches(
             window = (slice(y, y + grid.size), slice(x, x + grid.size))
             images.append(k)
             corners.append((x, y))
-            scores.append(float(maps[k][window].max()))
+            if own is None:
+                scores.append(float(maps[k][window].max()))
+            elif (image_id, x, y) in own:
+                scores.append(float(own[image_id, x, y]))
+            else:
+                unscored.append(f"{image_id} at x {x}, y {y}")
+                scores.append(float("nan"))
             labels.append(int(defect_pixels[k][window].sum()) >= grid.min_positive_pixels)
     if not images:
         raise ValueError(f"patch unit: no patch of {grid.size} pixels fits any image (inside its borders)")
+    if unscored:
+        raise ValueError(
+            f"patch unit: the model scored its own patches, but not {len(unscored)} of the {len(images)} test "
+            f"patches ({', '.join(unscored[:3])}, …): cut the test dataset's patch store on the evaluation's grid "
+            f"(patches.grid: exclusions, the same size and stride as the experiment's `patch`) and keep its dark "
+            f"patches (patches.min_mean_intensity: 0)"
+        )
     return Patches(np.array(images), np.array(corners).reshape(-1, 2), np.array(scores), np.array(labels, bool))
 
 
@@ -117,4 +139,48 @@ def patch_metrics(patches: Patches, threshold: float) -> dict[str, float]:
         "fp": fp,
         "fn": fn,
         "tp": tp,
+    }
+
+
+def kind_recall(
+    patches: Patches, predicted: np.ndarray, masks: np.ndarray, instances: np.ndarray, size: int, kinds: Sequence[int]
+) -> dict[int, tuple[float, float]]:
+    """Per defect class present (seed 002 §8.7, the thesis's per-kind figures as numbers): the share of test patches
+    touching the class that are predicted anomalous, and the share of its instances with a predicted patch over
+    one of their pixels (an instance under no test patch, e.g. under a sticker, is left out)."""
+    touching: dict[int, list[bool]] = {k: [] for k in kinds}
+    covered: dict[int, dict[tuple[int, int], bool]] = {k: {} for k in kinds}
+    for (x, y), image, hit in zip(patches.corners, patches.image, predicted, strict=True):
+        window = (slice(y, y + size), slice(x, x + size))
+        classes, ids = masks[image][window].ravel(), instances[image][window].ravel()
+        for kind in set(np.unique(classes).tolist()) & set(kinds):
+            touching[kind].append(bool(hit))
+            for instance in np.unique(ids[classes == kind]).tolist():
+                key = (int(image), int(instance))
+                covered[kind][key] = covered[kind].get(key, False) or bool(hit)
+    return {
+        kind: (float(np.mean(touching[kind])), float(np.mean(list(covered[kind].values()))))
+        for kind in kinds
+        if touching[kind]
+    }
+
+
+def board_metrics(patches: Patches, threshold: float, boards: int) -> dict[str, float]:
+    """Board-level decisions (seed 002 §7.5, not in the thesis): a board's score is the maximum over its test
+    patches, anomalous at >= threshold, defective when a patch is; recall, FPR and AUROC over the `boards` images
+    (a board without a test patch is left out; FPR and AUROC are NaN without a clean board)."""
+    best = np.full(boards, -np.inf)
+    np.maximum.at(best, patches.image, patches.scores)
+    defective = np.zeros(boards, bool)
+    np.logical_or.at(defective, patches.image, patches.labels)
+    scored = np.isfinite(best)
+    best, defective = best[scored], defective[scored]
+    flagged = best >= threshold
+    clean = int((~defective).sum())
+    return {
+        "recall": float(flagged[defective].mean()) if defective.any() else float("nan"),
+        "fpr": float(flagged[~defective].mean()) if clean else float("nan"),
+        "auroc": auroc(best, defective) if clean and defective.any() else float("nan"),
+        "boards": float(len(best)),
+        "clean_boards": float(clean),
     }

@@ -9,6 +9,9 @@ Gaussian truncated at four standard deviations with scipy's radius rule
 import cv2
 import numpy as np
 
+# tile grid to patch pixels: nearest (each cell a block) or bilinear (the kitchen-board thesis, ind_knn_ad)
+UPSAMPLING = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR}
+
 
 def gaussian_kernel_size(sigma: float) -> int:
     """Odd kernel size that truncates the Gaussian at four standard deviations, rounding half up as scipy does
@@ -23,15 +26,18 @@ class MapAccumulator:
     dropped by the intensity filter (dark background): they keep the score 0.
     """
 
-    def __init__(self, ids: list[str], height: int, width: int) -> None:
+    def __init__(self, ids: list[str], height: int, width: int, upsample: str = "nearest") -> None:
+        if upsample not in UPSAMPLING:
+            raise ValueError(f"upsample must be one of {list(UPSAMPLING)}, got {upsample!r}")
+        self.interpolation = UPSAMPLING[upsample]
         self.ids = list(ids)
         self._row = {image: i for i, image in enumerate(self.ids)}
         self.sums = np.zeros((len(ids), height, width), np.float64)
         self.counts = np.zeros((len(ids), height, width), np.uint16)
 
     def add(self, image: str, x: int, y: int, tile_scores: np.ndarray, patch_size: int) -> None:
-        """Upsample a tile's (h, w) score grid with nearest neighbour to the patch size and add it."""
-        up = cv2.resize(tile_scores.astype(np.float32), (patch_size, patch_size), interpolation=cv2.INTER_NEAREST)
+        """Upsample a tile's (h, w) score grid to the patch size (nearest neighbour or bilinear) and add it."""
+        up = cv2.resize(tile_scores.astype(np.float32), (patch_size, patch_size), interpolation=self.interpolation)
         i = self._row[image]
         self.sums[i, y : y + patch_size, x : x + patch_size] += up
         self.counts[i, y : y + patch_size, x : x + patch_size] += 1

@@ -136,7 +136,6 @@ def stream_origins(
         rows = pretrained[["dataset", "image", "x", "y"]].itertuples(index=False, name=None)
         found.update({-1 - k: row for k, row in enumerate(rows)})
     offset = 0
-    half = extractor.stride // 2
     for store, dataset in zip(stores, datasets, strict=True):
         grid, patches = store_grid(store, extractor)
         with open_h5(store) as h5:
@@ -149,8 +148,8 @@ def stream_origins(
             found[int(stream_id)] = (
                 dataset,
                 image,
-                int(x) + cx * extractor.stride + half,
-                int(y) + cy * extractor.stride + half,
+                int(x) + extractor.cell_centre(cx),
+                int(y) + extractor.cell_centre(cy),
             )
         offset += patches * grid * grid
     return pd.DataFrame([found[int(i)] for i in ids], columns=["dataset", "image", "x", "y"])

@@ -1,6 +1,8 @@
 """A dataset of the config from per-category conversions: the same images, splits and pixels as converting the
 whole dataset, merged from the categories it names."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,3 +64,19 @@ def test_the_same_image_in_two_folders_is_refused(tmp_path, converted):
     _, parts = converted
     with pytest.raises(ValueError, match="image ids in more than one converted folder: tile-test-crack-000"):
         select([parts["tile"], parts["tile"]], "test", None, tmp_path / "out")
+
+
+def test_the_chosen_images_exclusion_entries_come_along(tmp_path, converted):
+    """The kitchen boards' borders and labels: each chosen image's entry, merged from its category's file."""
+    _, parts = converted
+    entries = {}
+    for folder in parts.values():
+        index = read_index(folder)
+        areas = {f"{i}.png": {"borders": [[0, 0, 8, 8 + k]], "labels": []} for k, i in enumerate(index["id"])}
+        (folder / "exclusions.json").write_text(json.dumps(areas))
+        entries |= areas
+    chosen = select(list(parts.values()), "test", None, tmp_path / "dataset")
+    written = json.loads((tmp_path / "dataset/exclusions.json").read_text())
+    assert written == {f"{i}.png": entries[f"{i}.png"] for i in chosen["id"]}
+    select([parts["tile"]], "train", None, tmp_path / "plain")
+    assert len(json.loads((tmp_path / "plain/exclusions.json").read_text())) == 1

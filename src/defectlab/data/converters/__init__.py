@@ -14,7 +14,9 @@ Every converter module declares
     convert(source, out, *, splits=None, classes=None) -> pd.DataFrame
         source    the dataset's folder as extracted, in the dataset's own layout (see each module's
                   docstring, which says where its layout description comes from), or one category of it
-        out       the common layout (`defectlab.data.layout`): images/, masks/, instances/, index.parquet
+        out       the common layout (`defectlab.data.layout`): images/, masks/, instances/, index.parquet,
+                  and exclusions.json where the dataset has exclusion areas (`defectlab.data.exclusions`:
+                  the kitchen boards' borders and labels, keyed by the converted file name `{id}.png`)
         splits    `Splits` or its config mapping: the dataset's own train/test split is kept; `val_fraction`
                   of `val_from` is carved into "val", seeded and stratified (`common.Splits`)
         classes   extra or replaced entries of the dataset's class table: {dataset name: project class}
@@ -34,6 +36,7 @@ import pandas as pd
 from defectlab.data.converters import (
     dagm2007,
     fraunhofer_plates,
+    kitchen_boards,
     kolektorsdd2,
     magnetic_tile,
     mvtec_ad,
@@ -46,7 +49,7 @@ from defectlab.data.converters.options import option_problems
 if TYPE_CHECKING:
     from defectlab.data.registry import Registry
 
-MODULES = (mvtec_ad, kolektorsdd2, dagm2007, magnetic_tile, fraunhofer_plates, paint_defects, severstal)
+MODULES = (mvtec_ad, kolektorsdd2, dagm2007, magnetic_tile, fraunhofer_plates, paint_defects, severstal, kitchen_boards)
 CONVERTERS: dict[str, Converter] = {module.NAME: module.convert for module in MODULES}
 CLASS_MAPS: dict[str, ClassTable] = {module.NAME: module.CLASS_MAP for module in MODULES}
 OPTIONS: dict[str, dict[str, Any]] = {module.NAME: module.OPTIONS for module in MODULES}

@@ -4,12 +4,14 @@ The conversion of an entry is one folder, or one folder per category (`CATEGORIE
 the common layout; a dataset takes the folders of the categories it names and merges their indexes.
 """
 
+import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from defectlab.data.exclusions import EXCLUSIONS
 from defectlab.data.layout import read_index
 
 LAYOUT_FOLDERS = ("images", "masks", "instances")
@@ -17,7 +19,8 @@ LAYOUT_FOLDERS = ("images", "masks", "instances")
 
 def select(converted: Sequence[Path | str], split: str, objects: Sequence[str] | None, out: Path | str) -> pd.DataFrame:
     """Copy the images of `split` (and of `objects`, all when none) from the converted folders into the new
-    folder `out` with their merged index; return it. An object or split with no image is an error."""
+    folder `out` with their merged index, and their entries of the folders' exclusions.json (the kitchen boards'
+    borders and labels) into one; return the index. An object or split with no image is an error."""
     parts = []
     for folder in map(Path, converted):
         index = read_index(folder)
@@ -42,6 +45,19 @@ def select(converted: Sequence[Path | str], split: str, objects: Sequence[str] |
     for image_id, folder in zip(chosen["id"], chosen["_folder"], strict=True):
         for name in LAYOUT_FOLDERS:
             shutil.copy2(Path(folder) / name / f"{image_id}.png", out / name / f"{image_id}.png")
+    _select_exclusions(chosen, out)
     chosen = chosen.drop(columns="_folder").reset_index(drop=True)
     chosen.to_parquet(out / "index.parquet", index=False)
     return chosen
+
+
+def _select_exclusions(chosen: pd.DataFrame, out: Path) -> None:
+    """The chosen images' entries of their folders' exclusions.json, as one file (none when no folder has one)."""
+    entries = {}
+    for folder, images in chosen.groupby("_folder", sort=False)["id"]:
+        path = Path(folder) / EXCLUSIONS
+        if path.exists():
+            data = json.loads(path.read_text())
+            entries.update({f"{i}.png": data[f"{i}.png"] for i in images if f"{i}.png" in data})
+    if entries:
+        (out / EXCLUSIONS).write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n")

@@ -1,0 +1,71 @@
+"""The kitchen-board study's jobs (seed 002): its experiments are those evaluated per test patch (unit `patch`),
+whatever their model; what each row of its tables says about an experiment (category, backbone, weights,
+denoising, training stride), read from the config; and the paths of its tables and figures.
+"""
+
+from collections.abc import Mapping
+
+from defectlab.config.sections import experiment_settings, family_of, patch_settings
+from defectlab.synth.plan import resolve_spec
+
+TABLES = ("results/tables/kitchen-table61.md", "results/tables/kitchen-table52.md", "results/tables/kitchen-kinds.md")
+FIGURE = "results/figures/kitchen-roc.png"
+STRIDES = (112, 224, 448, 512)  # the training strides of the thesis's Table 5.2
+
+
+def experiments(config: Mapping) -> list[str]:
+    """The experiments evaluated per test patch, in config order."""
+    return [name for name, spec in config["experiments"].items() if spec.get("unit") == "patch"]
+
+
+def outputs(config: Mapping) -> list[str]:
+    """What `all` asks for when patch-unit experiments are configured: the study's tables and ROC figure."""
+    return [*TABLES, FIGURE] if experiments(config) else []
+
+
+def source_spec(config: Mapping, dataset: str) -> dict:
+    """A dataset's spec with twins resolved, through any denoised twin to the dataset it denoises; `denoised` is
+    the denoising parameters met on the way (None when there are none)."""
+    datasets = dict(config["datasets"])
+    denoise = None
+    while "denoise_of" in datasets[dataset]:
+        denoise = datasets[dataset].get("denoise", {})
+        dataset = datasets[dataset]["denoise_of"]
+    return {**resolve_spec(dataset, datasets), "denoised": denoise}
+
+
+def category(config: Mapping, dataset: str) -> str:
+    """The board category of a dataset: the generator's (white, edges), a real dataset's `objects`, or "-"."""
+    spec = source_spec(config, dataset)
+    if "source" in spec:
+        return ", ".join(spec["source"].get("objects", [])) or "-"
+    return spec.get("category", "white") if spec.get("generator") == "boards" else "-"
+
+
+def training_datasets(config: Mapping) -> list[str]:
+    """The datasets the study's experiments train on, in first-use order."""
+    names = (dataset for name in experiments(config) for dataset in config["experiments"][name].get("train", []))
+    return list(dict.fromkeys(names))
+
+
+def row_info(config: Mapping, name: str) -> dict:
+    """What the study's tables say about an experiment: label, model, category, backbone, weights, whether its
+    test images are denoised ("blur" in the thesis), training stride, threshold rule and where it was fitted."""
+    spec = config["experiments"][name]
+    settings = experiment_settings(config, name) if family_of(spec) != "baseline" else {}
+    backbone = settings.get("backbone", {})
+    train = spec.get("train", [])
+    threshold = spec.get("threshold", {})
+    return {
+        "experiment": name,
+        "label": spec.get("label", name),
+        "model": spec.get("model", "patchcore"),
+        "category": category(config, spec["test"]),
+        "backbone": backbone.get("name", "-"),
+        "weights": backbone.get("weights", "-"),
+        "blur": source_spec(config, spec["test"])["denoised"] is not None,
+        "train_stride": patch_settings(config, train[0])["stride"] if train else None,
+        "coreset": settings.get("coreset", {}).get("method", "-"),
+        "threshold": f"{threshold.get('rule', 'f1')} on {threshold.get('fit_on', 'val')}",
+        "thesis_row": config["report"].get("kitchen_rows", {}).get(name),
+    }
