@@ -223,3 +223,21 @@ def test_bad_inputs_are_refused():
         aupro(np.where(maps > 0.85, np.nan, maps), masks, instances)
     with pytest.raises(ValueError, match="differ"):
         aupro(maps[:, :, :4], masks, instances)
+
+
+def test_pixels_outside_valid_count_nowhere_as_if_cut_away():
+    """The kitchen boards' exclusions: AUPRO over the valid pixels equals AUPRO of the images cut to them, though
+    an excluded defect region and high excluded scores would change it."""
+    rng = np.random.default_rng(4)
+    maps = rng.random((2, 12, 20))
+    masks = np.zeros((2, 12, 20), np.uint8)
+    instances = np.zeros((2, 12, 20), np.uint16)
+    masks[0, 2:5, 2:6], instances[0, 2:5, 2:6] = SCRATCH, 1
+    masks[1, 6:9, 8:11], instances[1, 6:9, 8:11] = DENT, 1
+    masks[1, 1:4, 15:19], instances[1, 1:4, 15:19] = DENT, 2  # under the excluded right part
+    maps[:, :, 14:] += 1.0
+    valid = np.zeros(maps.shape, bool)
+    valid[:, :, :14] = True
+    cut = aupro(maps[:, :, :14], masks[:, :, :14], instances[:, :, :14])
+    assert aupro(maps, masks, instances, valid=valid) == pytest.approx(cut, abs=1e-12)
+    assert aupro(maps, masks, instances) != pytest.approx(cut, abs=1e-3)

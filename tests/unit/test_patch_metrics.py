@@ -132,12 +132,17 @@ def test_the_evaluation_of_the_patch_unit_reads_the_datasets_exclusions(tmp_path
     assert rows["patch_auroc"] == 1 and rows["patch_youden_j"] == 1
     assert sum(name.startswith("patch_") and "kind" not in name for name in rows.index) == 12
     assert rows[["board_recall", "board_count", "board_clean"]].tolist() == [1, 1, 0]  # no clean board: FPR NaN
+    # the pixel unit leaves the label's pixels out: the defect pixel at (12, 20) and the 0.9 scores under it
+    no_grid = load_split([tmp_path / "maps.h5"], root)
+    pixel = evaluate_split(no_grid, 0.8, "pixel").set_index("metric")["value"]
+    assert pixel["pixel_recall"] == 1 and pixel["pixel_precision"] == pytest.approx(1 / 64)
+    assert pixel["pixel_auroc"] == pytest.approx((256 + 63 / 2) / 319)  # 320 counted pixels, one positive
+    assert no_grid.image_scores.tolist() == [pytest.approx(0.8)]
+    with pytest.raises(ValueError, match="the patch unit needs a patch grid"):
+        evaluate_split(no_grid, 0.5, "patch")
     (root / "exclusions.json").write_text(json.dumps({"a.png": {"borders": [[0, 0, 30, 16]]}}))
     with pytest.raises(ValueError, match=r"exclusions.json: a.png: borders\[0\]: \[0, 0, 30, 16\] reaches outside"):
         load_split([tmp_path / "maps.h5"], root, PatchGrid(size=8, stride=8))
-    no_grid = load_split([tmp_path / "maps.h5"], root)  # the pixel unit does not read the exclusions
-    with pytest.raises(ValueError, match="the patch unit needs a patch grid"):
-        evaluate_split(no_grid, 0.5, "patch")
 
 
 def test_kind_recall_counts_patches_and_instances_of_each_class_on_a_hand_case():

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from defectlab.classes import BY_INDEX, DEFECT_INDICES, IMPURITY_INDICES
-from defectlab.data.exclusions import EXCLUSIONS, Exclusion, read_exclusions
+from defectlab.data.exclusions import EXCLUSIONS, Exclusion, excluded_pixels, read_exclusions
 from defectlab.metrics.defect_wise import COVERAGE_SWEEP, instance_coverage, recall_by_class
 from defectlab.metrics.patch import Patches, PatchGrid, board_metrics, kind_recall, patch_metrics, split_patches
 from defectlab.metrics.pixel import auroc, class_pixel_recall, precision_recall_f1
@@ -52,14 +52,28 @@ class SplitMaps:
         """Positives of the binary task: defect pixels only; impurities are never defects."""
         return np.isin(self.masks, DEFECT_INDICES)
 
+    @cached_property
+    def valid_pixels(self) -> np.ndarray | None:
+        """(N, H, W) bool: the pixels every metric counts, inside the borders and off the labels of the
+        dataset's exclusions (the kitchen boards' background and stickers); None without exclusions: all."""
+        if self.exclusions is None:
+            return None
+        height, width = self.maps.shape[1:]
+        return np.stack([~excluded_pixels(self.exclusions[i], height, width) for i in self.ids])
+
     @property
     def defect_images(self) -> np.ndarray:
-        """Positives of the image unit: images holding a defect pixel."""
-        return self.defect_pixels.reshape(len(self.ids), -1).any(axis=1)
+        """Positives of the image unit: images holding a defect pixel (a counted one)."""
+        defects = self.defect_pixels if self.valid_pixels is None else self.defect_pixels & self.valid_pixels
+        return defects.reshape(len(self.ids), -1).any(axis=1)
 
     @property
     def image_scores(self) -> np.ndarray:
-        return self.maps.reshape(len(self.maps), -1).max(axis=1) if self.scores is None else self.scores
+        """The model's image scores, else each map's maximum over the counted pixels."""
+        if self.scores is not None:
+            return self.scores
+        maps = self.maps if self.valid_pixels is None else np.where(self.valid_pixels, self.maps, -np.inf)
+        return maps.reshape(len(self.maps), -1).max(axis=1)
 
     @cached_property
     def patches(self) -> Patches:
@@ -72,8 +86,10 @@ class SplitMaps:
 
 
 def unit_scores(split: SplitMaps, unit: str) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, binary labels) of a split in an evaluation unit."""
+    """(scores, binary labels) of a split in an evaluation unit (pixels: the counted ones)."""
     if unit == "pixel":
+        if split.valid_pixels is not None:
+            return split.maps[split.valid_pixels], split.defect_pixels[split.valid_pixels]
         return split.maps, split.defect_pixels
     if unit == "image":
         return split.image_scores, split.defect_images
@@ -172,39 +188,41 @@ def pixel_metrics(test: SplitMaps, threshold: float) -> pd.DataFrame:
     repeat each class (and "mean") once per `min_coverage` in COVERAGE_SWEEP, so select rows by metric
     (or `min_coverage.isna()`) before indexing by (metric, class). Every other row has min_coverage NaN.
     """
-    predicted = test.maps >= threshold
-    labels = test.defect_pixels
+    valid = test.valid_pixels
+    counted = slice(None) if valid is None else valid  # pixels outside the exclusions' areas count nowhere
+    masks = test.masks if valid is None else np.where(valid, test.masks, 0)
+    instances = test.instances if valid is None else np.where(valid, test.instances, 0)
+    predicted = (test.maps >= threshold) & (True if valid is None else valid)
+    labels = np.isin(masks, DEFECT_INDICES)
     if not labels.any():
         warnings.warn(
             f"{test.dataset}: the test dataset has no defect pixel: pixel AUROC, image AUROC and AUPRO are "
             f"undefined (NaN), pixel recall and F1 are 0",
             stacklevel=2,
         )
-    precision, recall, f1 = precision_recall_f1(predicted, labels)
+    precision, recall, f1 = precision_recall_f1(predicted[counted], labels[counted])
     rows = [
         _row("pixel_precision", precision),
         _row("pixel_recall", recall),
         _row("pixel_f1", f1),
         _row("image_auroc", auroc(test.image_scores, test.defect_images)),
-        _row("pixel_auroc", auroc(test.maps, labels)),
+        _row("pixel_auroc", auroc(test.maps[counted], labels[counted])),
     ]
     coverage = pd.concat(
-        [
-            instance_coverage(i, p, m, s)
-            for i, p, m, s in zip(test.ids, predicted, test.masks, test.instances, strict=True)
-        ],
+        [instance_coverage(i, p, m, s) for i, p, m, s in zip(test.ids, predicted, masks, instances, strict=True)],
         ignore_index=True,
     )
     rows += _defect_wise_rows("defect_wise_recall", coverage, 0.0, float("nan"))
     for index in DEFECT_INDICES + IMPURITY_INDICES:
-        value = class_pixel_recall(predicted, test.masks, index)
+        value = class_pixel_recall(predicted[counted], masks[counted], index)
         if not np.isnan(value):
             cls = BY_INDEX[index]
             rows.append(_row("class_pixel_recall", value, cls.name, cls.category))
-    rows.append(_row("aupro", aupro(test.maps, test.masks, test.instances)))
+    rows.append(_row("aupro", aupro(test.maps, masks, instances, valid=valid)))
     for min_coverage in COVERAGE_SWEEP:
         rows += _defect_wise_rows("defect_wise_recall_sweep", coverage, min_coverage, min_coverage)
-    rows.append(_row("pixel_iou", iou(predicted, labels)))  # last: the rows of earlier versions keep their places
+    # last: the rows of earlier versions keep their places
+    rows.append(_row("pixel_iou", iou(predicted[counted], labels[counted])))
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
@@ -212,8 +230,9 @@ def load_split(
     map_paths: Sequence[str | Path], dataset_root: str | Path, patch_grid: PatchGrid | None = None
 ) -> SplitMaps:
     """Anomaly maps of a dataset with its masks; the dataset's index, its folders and the maps' ids must agree
-    exactly, or an image left out of the maps would silently leave the evaluation. With a `patch_grid`, the
-    dataset's exclusions.json (when it has one) places the test patches; it needs an entry for every image."""
+    exactly, or an image left out of the maps would silently leave the evaluation. The dataset's exclusions.json
+    (when it has one; an entry for every image) places the patch unit's test patches (`patch_grid`) and leaves
+    the pixels outside its borders or under its labels out of every pixel and image metric."""
     from defectlab.data.layout import check_files, load_sample
     from defectlab.maps import read_maps
 
@@ -227,7 +246,7 @@ def load_split(
             f"{samples[0].mask.shape} of {dataset_root}"
         )
     exclusions = None
-    if patch_grid is not None and (Path(dataset_root) / EXCLUSIONS).exists():
+    if (Path(dataset_root) / EXCLUSIONS).exists():
         sizes = {f"{i}.png": (s.mask.shape[1], s.mask.shape[0]) for i, s in zip(ids, samples, strict=True)}
         by_file = read_exclusions(Path(dataset_root) / EXCLUSIONS, sizes)
         exclusions = {i: by_file[f"{i}.png"] for i in ids}

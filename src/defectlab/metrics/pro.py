@@ -61,10 +61,18 @@ def region_labels(masks: np.ndarray, instances: np.ndarray) -> tuple[np.ndarray,
 
 
 def _curve(
-    maps: np.ndarray, masks: np.ndarray, instances: np.ndarray, fpr_limit: float | None = None
+    maps: np.ndarray,
+    masks: np.ndarray,
+    instances: np.ndarray,
+    fpr_limit: float | None = None,
+    valid: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(fpr, pro) at (0, 0) and after each distinct score in descending order, up to the first point at or
-    past `fpr_limit` (all points without one); None when there is no region or no negative pixel."""
+    past `fpr_limit` (all points without one); None when there is no region or no negative pixel. Pixels
+    outside `valid` count neither as negatives nor in a region."""
+    if valid is not None:
+        valid = _as_images(valid).astype(bool)
+        masks, instances = np.where(valid, _as_images(masks), 0), np.where(valid, _as_images(instances), 0)
     scores = _as_images(maps)
     if scores.shape != _as_images(masks).shape:
         raise ValueError(f"anomaly maps {scores.shape} and masks {_as_images(masks).shape} differ")
@@ -73,6 +81,8 @@ def _curve(
         raise ValueError("anomaly maps contain NaN scores")
     labels, sizes = region_labels(masks, instances)
     negatives = ~np.isin(_as_images(masks), DEFECT_INDICES).ravel()
+    if valid is not None:
+        negatives &= valid.ravel()
     n_negatives = int(negatives.sum())
     if len(sizes) == 0 or n_negatives == 0:
         return None
@@ -122,15 +132,22 @@ def area_under(fpr: np.ndarray, pro: np.ndarray, fpr_limit: float = FPR_LIMIT) -
     return float(np.sum(np.diff(x) * (y[1:] + y[:-1])) / 2 / fpr_limit)
 
 
-def aupro(maps: np.ndarray, masks: np.ndarray, instances: np.ndarray, fpr_limit: float = FPR_LIMIT) -> float:
+def aupro(
+    maps: np.ndarray,
+    masks: np.ndarray,
+    instances: np.ndarray,
+    fpr_limit: float = FPR_LIMIT,
+    valid: np.ndarray | None = None,
+) -> float:
     """Normalised area under the PRO curve up to `fpr_limit` (1 = perfect); NaN with a warning when there is
     no defect region or no negative pixel.
 
-    maps: (N, H, W) scores, masks: (N, H, W) class indices, instances: (N, H, W) instance ids (0 = none).
+    maps: (N, H, W) scores, masks: (N, H, W) class indices, instances: (N, H, W) instance ids (0 = none);
+    valid: (N, H, W) bool, the pixels that count (None: all; the kitchen boards' exclusions leave some out).
     """
     if not 0 < fpr_limit <= 1:
         raise ValueError(f"fpr_limit must lie in (0, 1], got {fpr_limit}")
-    curve = _curve(maps, masks, instances, fpr_limit)
+    curve = _curve(maps, masks, instances, fpr_limit, valid)
     if curve is None:
         warnings.warn("AUPRO undefined: no defect region or no negative pixel", stacklevel=2)
         return float("nan")
