@@ -31,7 +31,7 @@ for item in params.info:
     split = load_split(params.maps[name], params.test[name], PatchGrid(**params.patch[name]))
     fpr, tpr, _ = roc_curve(split.patches.labels, split.patches.scores)
     area = float(metrics.loc[(metrics.experiment == name) & (metrics.metric == "patch_auroc"), "value"].iloc[0])
-    curves[item["label"]] = (fpr, tpr, area)
+    curves[item["label"]] = (item["category"], fpr, tpr, area)
 kitchen.roc_figure(curves, snakemake.output.roc)
 
 rows = []

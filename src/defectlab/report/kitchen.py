@@ -190,21 +190,24 @@ def markdown_kinds(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def roc_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], path: str) -> None:
-    """The thesis's Fig. 6.2: one ROC curve per experiment (label -> FPR, TPR, AUC), "AUC = %0.2f", a dashed
-    diagonal."""
+def roc_figure(curves: Mapping[str, tuple[str, np.ndarray, np.ndarray, float]], path: str) -> None:
+    """The thesis's Figs 6.2 and 6.7: ROC curves per test patch, one panel per board category (label -> category,
+    FPR, TPR, AUC), legend "AUC = %0.2f", a dashed diagonal."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=120)
-    for label, (fpr, tpr, area) in curves.items():
-        ax.plot(fpr, tpr, label=f"{label} (AUC = {area:0.2f})")
-    ax.plot([0, 1], [0, 1], "k--", linewidth=0.8)
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01))
-    ax.set_title("ROC per test patch")
-    ax.legend(fontsize=7, loc="lower right")
+    categories = list(dict.fromkeys(category for category, *_ in curves.values()))
+    fig, axes = plt.subplots(1, len(categories), figsize=(5.2 * len(categories), 5), dpi=120, squeeze=False)
+    for ax, category in zip(axes[0], categories, strict=True):
+        for label, (where, fpr, tpr, area) in curves.items():
+            if where == category:
+                ax.plot(fpr, tpr, label=f"{label} (AUC = {area:0.2f})")
+        ax.plot([0, 1], [0, 1], "k--", linewidth=0.8)
+        ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01))
+        ax.set_title(f"ROC per test patch: {category}")
+        ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})
     plt.close(fig)
