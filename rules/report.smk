@@ -33,6 +33,7 @@ rule example_figure:
         ),
     params:
         examples=config["report"]["examples"],
+        patch=lambda wildcards: jobs_kitchen.example_grid(config, wildcards.experiment),
     log:
         "logs/example_figure/{experiment}.log",
     conda:

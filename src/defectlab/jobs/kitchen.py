@@ -23,6 +23,12 @@ def outputs(config: Mapping) -> list[str]:
     return [*TABLES, FIGURE] if experiments(config) else []
 
 
+def example_grid(config: Mapping, name: str) -> dict | None:
+    """The patch grid an experiment's example figure draws its flagged test patches on (patch unit), else None."""
+    spec = config["experiments"][name]
+    return dict(spec["patch"]) if spec.get("unit") == "patch" else None
+
+
 def source_spec(config: Mapping, dataset: str) -> dict:
     """A dataset's spec with twins resolved, through any denoised twin to the dataset it denoises; `denoised` is
     the denoising parameters met on the way (None when there are none)."""

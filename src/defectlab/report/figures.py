@@ -1,5 +1,6 @@
 """Figures: test examples with ground truth and anomaly maps, and coreset convergence."""
 
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib
@@ -8,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from defectlab.classes import CLASSES, class_index  # noqa: E402
@@ -33,6 +34,7 @@ CLASS_COLOURS = {  # per class: defects in warm colours, impurities in cool ones
     "speck": (0.45, 0.75, 0.95),
 }
 CLASS_DETAIL_CMAP = ListedColormap([CLASS_COLOURS[c.name] for c in CLASSES])
+EXCLUDED_CMAP = ListedColormap([(0.05, 0.1, 0.45)])  # the thesis's dark blue over background and labels
 
 
 def pick_examples(ids: Sequence[str], masks: np.ndarray, count: int) -> list[int]:
@@ -49,9 +51,14 @@ def example_figure(
     threshold: float,
     title: str,
     score: str = "anomaly score",
+    flagged: Sequence[Sequence[tuple[int, int]]] | None = None,
+    patch_size: int = 0,
+    excluded: np.ndarray | None = None,
 ) -> plt.Figure:
     """One row per image: input, ground truth, anomaly map over the input with the threshold contour; `score`
-    says what a map value means (the maps file's `score`)."""
+    says what a map value means (the maps file's `score`). For the patch unit, `flagged` gives each image's
+    patches (x, y) at or above the threshold, drawn as squares of `patch_size` instead of the contour, and
+    `excluded` (N, H, W) the pixels no metric counts, shaded dark blue as in the kitchen-board thesis."""
     figure, axes = plt.subplots(len(ids), 3, figsize=(9, 3 * len(ids) + 1), squeeze=False, layout="constrained")
     top = float(np.percentile(maps, 99.9)) if maps.size else 1.0
     for row, (image_id, image, mask, amap) in enumerate(zip(ids, images, masks, maps, strict=True)):
@@ -60,7 +67,15 @@ def example_figure(
         axes[row, 1].imshow(mask, cmap=CLASS_CMAP, vmin=0, vmax=len(CLASSES) - 1, interpolation="nearest")
         axes[row, 2].imshow(image)
         shown = axes[row, 2].imshow(amap, cmap="inferno", alpha=0.55, vmin=0, vmax=top)
-        axes[row, 2].contour(amap >= threshold, levels=[0.5], colors="cyan", linewidths=0.8)
+        if flagged is None:
+            axes[row, 2].contour(amap >= threshold, levels=[0.5], colors="cyan", linewidths=0.8)
+        else:
+            for x, y in flagged[row]:
+                axes[row, 2].add_patch(
+                    Rectangle((x - 0.5, y - 0.5), patch_size, patch_size, fill=False, edgecolor="cyan", linewidth=0.6)
+                )
+        if excluded is not None:
+            axes[row, 2].imshow(np.ma.masked_where(~excluded[row], excluded[row]), cmap=EXCLUDED_CMAP, alpha=0.8)
         for axis in axes[row]:
             axis.set_xticks([])
             axis.set_yticks([])
@@ -68,10 +83,12 @@ def example_figure(
         axes[0], ["input", "ground truth (defect / impurity)", "anomaly map, threshold"], strict=True
     ):
         axis.set_title(name, fontsize=9)
-    figure.colorbar(shown, ax=axes, location="bottom", shrink=0.5, label=score)
+    figure.colorbar(shown, ax=axes, location="bottom", shrink=0.5, label=textwrap.fill(score, 110))
     legend = [Patch(color=CATEGORY_COLOURS[c], label=c) for c in ("defect", "impurity")]
     legend.append(Patch(edgecolor="cyan", facecolor="none", label="score >= threshold"))
-    figure.legend(handles=legend, loc="outside lower center", ncols=3, fontsize=8)
+    if excluded is not None:
+        legend.append(Patch(color=EXCLUDED_CMAP(0), label="excluded (background, labels)"))
+    figure.legend(handles=legend, loc="outside lower center", ncols=len(legend), fontsize=8)
     figure.suptitle(title)
     return figure
 
