@@ -217,7 +217,8 @@ def evaluation_inputs(wildcards):
 
 def final_outputs():
     """Every dataset, the metrics of every experiment in one table with a figure each, the plates gallery when
-    plates are rendered for training, the chess and noise gallery when those are generated with an anomaly,
+    plates are rendered for training, the chess, noise and boards galleries when those are generated with an
+    anomaly,
     what each model family present adds (its study tables, figures) and the kitchen-board study's tables."""
     families = dict.fromkeys(family_of(spec) for spec in config["experiments"].values())
     return [
@@ -225,6 +226,7 @@ def final_outputs():
         "results/tables/summary.md",
         *(["results/figures/plates-gallery.png"] if gallery_plate() else []),
         *(["results/figures/procedural-gallery.png"] if PROCEDURAL_GALLERY else []),
+        *(["results/figures/boards-gallery.png"] if BOARDS_GALLERY else []),
         *(output for family in families for output in FAMILY_OUTPUTS[family]()),
         *jobs_kitchen.outputs(config),  # the kitchen-board study's tables, of patch-unit experiments (report.smk)
         *expand("results/datasets/{dataset}", dataset=config["datasets"]),

@@ -2,6 +2,7 @@
 # (defectlab.synth.procedural) with their gallery (a normal image, its anomalous twin and the mask, per
 # generator), and `boards`, the kitchen boards of the CutPaste thesis (defectlab.synth.boards).
 from defectlab.synth.procedural import gallery_datasets
+from defectlab.synth.boards import gallery_datasets as boards_gallery_datasets
 
 PROCEDURAL_GALLERY = gallery_datasets(config["datasets"])  # generator -> its first anomalous dataset
 
@@ -43,3 +44,26 @@ rule procedural_gallery:
         ENV
     script:
         "../scripts/procedural_gallery.py"
+
+
+BOARDS_GALLERY = boards_gallery_datasets(config["datasets"])  # category -> its anomalous (and normal) boards dataset
+BOARDS_GALLERY_INPUTS = {
+    f"{category}_{role}": name for category, names in BOARDS_GALLERY.items() for role, name in names.items() if name
+}
+
+
+rule boards_gallery:
+    input:
+        **{key: f"results/datasets/{name}" for key, name in BOARDS_GALLERY_INPUTS.items()},
+    output:
+        report("results/figures/boards-gallery.png", category="Figures", caption="../report/boards-gallery.rst"),
+    params:
+        datasets=BOARDS_GALLERY,
+        specs={name: dataset_spec(name) for name in BOARDS_GALLERY_INPUTS.values()},
+        seed=config["seed"],
+    log:
+        "logs/boards_gallery.log",
+    conda:
+        ENV
+    script:
+        "../scripts/boards_gallery.py"
