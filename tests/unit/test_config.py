@@ -442,3 +442,14 @@ def test_the_kitchen_study_passes_and_its_checks_name_what_to_change(tmp_path: P
     assert "report.kitchen_rows: names 'nope', which is not a configured patch-unit experiment" in refused(
         {"report": {"kitchen_rows": {"nope": 3}}}
     )
+
+
+def test_an_overlay_may_give_a_generated_stand_in_a_source_but_one_file_may_not_give_both(tmp_path: Path):
+    """config/kitchen-boards-real.yaml turns the generated boards into the real ones; a dataset given both in one
+    file is refused."""
+    real = yaml.safe_load((REPO / "config/kitchen-boards-real.yaml").read_text())
+    config, warnings = checked(tmp_path, real, KITCHEN)
+    assert config["datasets"]["kb-white-test"]["source"]["entry"] == "kitchen_boards" and warnings == []
+    both = {"datasets": {"x": {"split": "train", "generator": "boards", "source": {"entry": "kitchen_boards"}}}}
+    with pytest.raises((ConfigError, ConfigFileError), match="give `generator` .* or `source` .*, not both"):
+        checked(tmp_path, both, KITCHEN)

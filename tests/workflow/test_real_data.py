@@ -4,6 +4,7 @@ copy already on disk used as it is; bad `sources` refused before any job."""
 
 import hashlib
 import io
+import json
 import re
 import tarfile
 import time
@@ -18,6 +19,7 @@ from helpers import REPO, snakemake
 from http_server import FileServer
 
 from defectlab.classes import class_index
+from defectlab.data.exclusions import patch_positions, read_exclusions
 from defectlab.data.layout import load_sample
 
 NOWHERE = "http://127.0.0.1:9/mvtec.tar.gz"  # nothing listens: a download would fail
@@ -243,12 +245,90 @@ def test_bad_sources_are_refused_before_any_job(tmp_path: Path, change: dict, me
     assert "Job stats" not in output
 
 
-@pytest.mark.parametrize("config", ["sequential-patchcore-real.yaml"])
-def test_a_real_study_without_its_data_says_what_to_download(tmp_path: Path, config: str):
-    configs = [str(REPO / "config/sequential-patchcore.yaml"), str(REPO / "config" / config)]
+@pytest.mark.parametrize(
+    ("study", "config", "entry"),
+    [
+        ("sequential-patchcore.yaml", "sequential-patchcore-real.yaml", "fraunhofer_plates"),
+        ("kitchen-boards.yaml", "kitchen-boards-real.yaml", "kitchen_boards"),
+    ],
+)
+def test_a_real_study_without_its_data_says_what_to_download(tmp_path: Path, study: str, config: str, entry: str):
+    configs = [str(REPO / "config" / study), str(REPO / "config" / config)]
     result = snakemake(tmp_path, "-n", "--cores", "1", "--configfile", *configs)
     assert result.returncode != 0
     message = result.stdout + result.stderr
     assert "config needs real data that is not here yet" in message
-    assert "fraunhofer_plates" in message and "resources/downloads/fraunhofer_plates/" in message
+    assert entry in message and f"resources/downloads/{entry}/" in message
     assert "Job stats" not in message
+
+
+# the real kitchen boards as the converter reads them (kitchen_boards.py), of mixed sizes on the black conveyor:
+# (height, width) and the board's rectangle [x, y, width, height], its borders; a sticker in the borders' top-left
+# corner, and on each test board a dark spot near the borders' right end, marked in its ground truth
+BOARDS = {
+    "white/anomaly-free/231117_0001_1.jpg": ((360, 400), (20, 16, 350, 320)),
+    "white/anomaly-free/231117_0002_1.jpg": ((372, 392), (12, 24, 356, 330)),
+    "white/anomaly-free/231117_0003_1.jpg": ((366, 418), (30, 20, 360, 326)),
+    "white/with anomaly/231117_0301_1.jpg": ((364, 404), (24, 20, 340, 300)),
+    "white/with anomaly/231117_0302_1.jpg": ((380, 396), (16, 28, 344, 310)),
+    "white/with anomaly/231117_0303_1.jpg": ((368, 400), (20, 24, 346, 304)),
+    "white_with_edges/anomaly-free/231117_0401_1.jpg": ((360, 400), (20, 16, 350, 320)),
+    "white_with_edges/with anomaly/231117_0569.jpg": ((364, 404), (24, 20, 340, 300)),
+}
+WHITE_SIZE = (380, 418)  # White's largest height and width: every White board padded to it
+
+
+def _place_boards(root: Path) -> dict[str, dict]:
+    """A copy of the kitchen boards placed by hand under resources/extracted/kitchen_boards/, with its JSON of
+    borders and labels; returns the JSON."""
+    rng = np.random.default_rng(0)
+    entries = {}
+    for name, ((h, w), (x, y, bw, bh)) in BOARDS.items():
+        image = rng.integers(0, 12, (h, w, 3)).astype(np.uint8)  # the black conveyor
+        image[y : y + bh, x : x + bw] = rng.integers(190, 215, (bh, bw, 3))
+        if "with anomaly" in name:
+            truth = np.zeros((h, w), np.uint8)
+            truth[y + bh // 2 : y + bh // 2 + 10, x + bw - 20 : x + bw - 8] = 255
+            image[truth > 0] = 40
+            _place(root, {name.replace(".jpg", "_groundtruth.png"): truth})
+        _place(root, {name: image})
+        entries[Path(name).name] = {"borders": [[x, y, bw, bh]], "labels": [[x, y, 20, 20]]}
+    (root / "borders.json").write_text(json.dumps(entries))
+    return entries
+
+
+def test_the_real_kitchen_study_converts_pads_and_evaluates_boards_placed_by_hand(tmp_path: Path):
+    """The kitchen study with its real overlay on a copy placed where the registry asks for it: each category's
+    boards padded to one size, the exclusions carried to the datasets, one patch-unit experiment evaluated."""
+    entries = _place_boards(tmp_path / "resources/extracted/kitchen_boards")
+    configs = [str(REPO / "config/kitchen-boards.yaml"), str(REPO / "config/kitchen-boards-real.yaml")]
+    target = "results/metrics/pc-white-r18.parquet"
+    result = snakemake(tmp_path, target, "--cores", "2", "--configfile", *configs)
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert _jobs_run(result.stdout + result.stderr) >= {"convert", "select_dataset", "patchcore_maps", "evaluate"}
+    converted = tmp_path / "resources/converted/kitchen_boards"
+    assert sorted(p.name for p in converted.iterdir()) == ["white"]  # the other category is not asked for
+    index = pd.read_parquet(converted / "white/index.parquet").set_index("id")
+    assert index["split"].value_counts().to_dict() == {"train": 3, "test": 2, "val": 1}  # a fifth of 3 test boards
+    for image_id, row in index.iterrows():
+        h, w = BOARDS[row["source"]][0]
+        assert (row["original_height"], row["original_width"]) == (h, w)
+        sample = load_sample(converted / "white", image_id)
+        assert sample.image.shape[:2] == WHITE_SIZE  # padded right and bottom: black, masks 0
+        for array in (sample.image, sample.mask, sample.instances):
+            assert not array[h:].any() and not array[:, w:].any()
+    test = tmp_path / "results/datasets/kb-white-test"
+    ids = sorted(pd.read_parquet(test / "index.parquet")["id"])
+    assert len(ids) == 2 and set(ids) == set(index.index[index["split"] == "test"])
+    exclusions = json.loads((test / "exclusions.json").read_text())  # carried by select_dataset, re-keyed
+    assert exclusions == {f"{i}.png": entries[f"{i.split('-', 2)[2]}.jpg"] for i in ids}
+    areas = read_exclusions(test / "exclusions.json", {f"{i}.png": WHITE_SIZE[::-1] for i in ids})
+    expected = sum(len(patch_positions(areas[f"{i}.png"], 224, 112)) for i in ids)
+    rows = pd.read_parquet(tmp_path / target).set_index("metric")["value"]
+    counts = rows[["patch_tn", "patch_fp", "patch_fn", "patch_tp"]]
+    assert counts.sum() == expected == 10 and counts["patch_tp"] + counts["patch_fn"] == 8
+    assert 0 <= rows["patch_auroc"] <= 1
+
+
+def _jobs_run(log: str) -> set[str]:
+    return set(re.findall(r"^(?:local)?rule (\w+):", log, flags=re.M))

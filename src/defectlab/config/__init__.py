@@ -49,7 +49,7 @@ def check_schema(config: dict, where: dict[KeyPath, Location], schema: str | Pat
     moved, warnings = move_legacy_sections(config, where)
     _refuse([f"{locate(key, where)}: {message}" for key, message in moved])
     rules = load_schema(schema)
-    _refuse([f"{locate(key, where)}: {message}" for key, message in key_problems(config, rules)])
+    _refuse([f"{locate(key, where)}: {message}" for key, message in key_problems(config, rules, where)])
     _refuse(schema_errors(config, rules, where))
     return warnings
 

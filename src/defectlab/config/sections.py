@@ -107,9 +107,10 @@ def move_legacy_sections(config: dict, where: dict[KeyPath, Location]) -> tuple[
     return problems, warnings
 
 
-def key_problems(config: dict, schema: dict) -> Iterator[Problem]:
+def key_problems(config: dict, schema: dict, where: Mapping[KeyPath, Location] | None = None) -> Iterator[Problem]:
     """Unknown generators and models (listing the known ones), and keys the named one does not take
-    (listing those it takes): clearer than the schema's 'unevaluated properties'."""
+    (listing those it takes): clearer than the schema's 'unevaluated properties'. With `where` (each key's
+    `file:line`), a dataset's `source` may come over a `generator` of another file (an overlay)."""
     defs = schema["$defs"]
     checks = (
         ("datasets", "generator", DEFAULT_GENERATOR, defs["dataset"], defs["generators"]),
@@ -124,7 +125,7 @@ def key_problems(config: dict, schema: dict) -> Iterator[Problem]:
             if chosen not in known:
                 yield (section, name, kind), f"unknown {kind} {chosen!r}; known: {', '.join(map(str, known))}"
                 continue
-            if kind == "generator" and "generator" in spec and "source" in spec:
+            if kind == "generator" and "generator" in spec and "source" in spec and _one_file(where, section, name):
                 yield (section, name), "give `generator` (generated images) or `source` (real data), not both"
             if kind == "generator" and denoised(spec):
                 why = f"its images are those of {spec['denoise_of']!r}, denoised; it takes: {', '.join(DENOISE_KEYS)}"
@@ -140,6 +141,17 @@ def key_problems(config: dict, schema: dict) -> Iterator[Problem]:
                 if key not in common["properties"] and key not in own:
                     takes = ", ".join([*common["properties"], *own])
                     yield (section, name, key), f"{kind} {chosen!r} takes no key {key!r}; it takes: {takes}"
+
+
+def _one_file(where: Mapping[KeyPath, Location] | None, section: str, name: str) -> bool:
+    """Whether one config file gives both `generator` and `source` of an entry (always, without `where`): an
+    overlay that gives `source` to a generated stand-in of an earlier file (config/kitchen-boards-real.yaml)
+    turns it into real data, and the generator keys it inherits are ignored. A key merged from a YAML anchor
+    has no place of its own and counts as the overlay's."""
+    if where is None:
+        return True
+    places = [where.get((section, name, key)) for key in ("generator", "source")]
+    return None not in places and len({place.rpartition(":")[0] for place in places}) == 1
 
 
 def fill_defaults(instance: object, schema: dict, root: dict | None = None) -> None:

@@ -12,6 +12,7 @@ from defectlab.classes import class_index
 from defectlab.data.converters import check_options, kitchen_boards
 from defectlab.data.exclusions import Exclusion, read_exclusions
 from defectlab.data.layout import check_dataset, load_sample
+from defectlab.data.patch_store import PatchGrid, write_patch_store
 from defectlab.data.registry import load_registry
 
 from .builders import boxes, colour, save
@@ -162,10 +163,106 @@ def test_several_json_files_need_the_option_naming_one(tmp_path: Path, out: Path
     assert pd.read_parquet(out / "index.parquet").equals(index)
 
 
+# boards of different sizes, (height, width) and BGR colour; White's largest width and height are not one image's
+MIXED = {
+    "white/anomaly-free/231117_0001_1.jpg": ((40, 48), (200, 190, 180)),
+    "white/anomaly-free/231117_0002_1.jpg": ((46, 44), (190, 180, 170)),
+    "white/with anomaly/231117_0302_1.jpg": ((42, 50), (100, 150, 210)),
+    "white_with_edges/anomaly-free/231117_0401_1.jpg": ((36, 40), (210, 200, 190)),
+    "white_with_edges/with anomaly/231117_0569.jpg": ((38, 42), (60, 70, 80)),
+}
+MIXED_TRUTH = {  # each at its image's size
+    "white/with anomaly/231117_0302_1_groundtruth.png": boxes((slice(30, 42), slice(40, 50)), h=42, w=50),
+    "white_with_edges/with anomaly/231117_0569_groundtruth.png": boxes((slice(0, 5), slice(37, 42)), h=38, w=42),
+}
+MIXED_JSON = {  # the borders reach the original images' right and bottom edges
+    "231117_0302_1.jpg": {"labels": [[40, 32, 10, 10]], "borders": [[0, 0, 50, 42]]},
+    "231117_0569.jpg": {"labels": [], "borders": [[2, 0, 40, 38]]},
+}
+CANVAS = {"white": (46, 50), "white_with_edges": (38, 42)}  # (height, width): the category's largest
+
+
+def build_mixed(root: Path, json_data: dict | None = None) -> Path:
+    for name, ((h, w), bgr) in MIXED.items():
+        save(root / name, colour(*bgr, h, w))
+    for name, truth in MIXED_TRUTH.items():
+        save(root / name, truth)
+    (root / "borders.json").write_text(json.dumps(MIXED_JSON if json_data is None else json_data))
+    return root
+
+
+def test_boards_of_mixed_sizes_are_padded_black_to_their_category_s_largest(tmp_path: Path, out: Path, capsys):
+    index = kitchen_boards.convert(build_mixed(tmp_path / "kb"), out).set_index("id")
+    assert "white: 3 of 3 images padded (right and bottom, black) to 50 x 46" in capsys.readouterr().out
+    check_dataset(out)
+    for name, ((h, w), bgr) in MIXED.items():
+        category, split_folder, stem = name.split("/")[0], name.split("/")[1], Path(name).stem
+        image_id = f"{category}-{'train' if split_folder == 'anomaly-free' else 'test'}-{stem}"
+        assert tuple(index.loc[image_id, ["original_width", "original_height"]]) == (w, h)
+        sample = load_sample(out, image_id)
+        assert sample.image.shape == (*CANVAS[category], 3)  # one size per category, all splits
+        assert np.abs(sample.image[:h, :w].astype(int) - bgr[::-1]).max() <= 2  # the board, unmoved
+        for array in (sample.image, sample.mask, sample.instances):
+            assert not array[h:].any() and not array[:, w:].any()  # padded with 0: black, background, no instance
+        truth = MIXED_TRUTH.get(name.replace(".jpg", "_groundtruth.png"))
+        if truth is not None:
+            np.testing.assert_array_equal(sample.mask[:h, :w], (truth > 0) * class_index("other_defect"))
+            assert index.loc[image_id, "n_instances"] == 1 and sample.instances.max() == 1
+    # the rectangles are the JSON's, inside the original image and so inside the padded one
+    data = json.loads((out / "exclusions.json").read_text())
+    assert data == {
+        "white-test-231117_0302_1.png": MIXED_JSON["231117_0302_1.jpg"],
+        "white_with_edges-test-231117_0569.png": MIXED_JSON["231117_0569.jpg"],
+    }
+    padded = {f"{i}.png": CANVAS[i.split("-")[0]][::-1] for i in index.index}
+    exclusions = read_exclusions(out / "exclusions.json", padded, required=False)
+    assert exclusions["white-test-231117_0302_1.png"] == Exclusion(
+        borders=((0, 0, 50, 42),), labels=((40, 32, 10, 10),)
+    )
+    # the patch stores take each category's images, of one size now
+    white = sorted(i for i in index.index if i.startswith("white-"))
+    assert write_patch_store(tmp_path / "white.h5", out, white, PatchGrid(16, 8), 31) > 0
+
+
+def test_rectangles_are_checked_against_the_original_size_not_the_padded_one(tmp_path: Path, out: Path):
+    wide = {**MIXED_JSON, "231117_0302_1.jpg": {"labels": [], "borders": [[0, 0, 50, 44]]}}  # 42 rows high
+    root = build_mixed(tmp_path / "kb", wide)
+    with pytest.raises(
+        ValueError, match=r"231117_0302_1.jpg: borders\[0\]: \[0, 0, 50, 44\] reaches outside the image"
+    ):
+        kitchen_boards.convert(root, out)
+    assert not out.exists()
+
+
+def test_without_padding_every_board_keeps_its_size_and_the_patch_store_refuses_them(tmp_path: Path, out: Path):
+    index = kitchen_boards.convert(build_mixed(tmp_path / "kb"), out, pad=False).set_index("id")
+    check_dataset(out)
+    for image_id in index.index:
+        shape = load_sample(out, image_id).image.shape
+        assert (shape[1], shape[0]) == tuple(index.loc[image_id, ["original_width", "original_height"]])
+    assert load_sample(out, "white-train-231117_0002_1").image.shape == (46, 44, 3)
+    data = json.loads((out / "exclusions.json").read_text())
+    assert data["white_with_edges-test-231117_0569.png"] == MIXED_JSON["231117_0569.jpg"]
+    white = sorted(i for i in index.index if i.startswith("white-"))
+    with pytest.raises(ValueError, match=r"white-train-231117_0001_1: shape \(40, 48, 3\) differs from \(42, 50, 3\)"):
+        write_patch_store(tmp_path / "white.h5", out, white, PatchGrid(16, 8), 31)
+
+
+def test_boards_of_one_size_are_left_as_they_are(tmp_path: Path, out: Path, capsys):
+    index = kitchen_boards.convert(build(tmp_path / "kb"), out)
+    assert "padded" not in capsys.readouterr().out
+    assert (index["original_width"] == W).all() and (index["original_height"] == H).all()
+    assert {load_sample(out, i).image.shape for i in index["id"]} == {(H, W, 3)}
+
+
 def test_the_registry_entry_is_manual_and_its_options_are_checked():
     registry = load_registry()
     entry = registry["kitchen_boards"]
     assert entry.manual and entry.converter == "kitchen_boards" and entry.licence.redistribution == "no"
-    check_options({"kitchen_boards": {"without_ground_truth": "error", "exclusions": "borders.json"}}, registry)
+    check_options(
+        {"kitchen_boards": {"without_ground_truth": "error", "exclusions": "borders.json", "pad": False}}, registry
+    )
+    with pytest.raises(ValueError, match="sources.kitchen_boards.pad: 'no' is not of type 'boolean'"):
+        check_options({"kitchen_boards": {"pad": "no"}}, registry)
     with pytest.raises(ValueError, match="sources.kitchen_boards.without_ground_truth: 'drop' is not one of"):
         check_options({"kitchen_boards": {"without_ground_truth": "drop"}}, registry)

@@ -44,6 +44,17 @@ Entries of files that are not converted (another category's, an unused board's) 
 category folder's only `*.json`, else its parent's (the dataset root's) only `*.json`; option `exclusions`
 names the file where there are several. File names are unique within a category (the JSON is keyed by them).
 
+Sizes: the boards differ in size (about 4074 x 4730 on average, varying; seed 002 §2.3), but a dataset's patch
+stores and maps hold one image size. Option `pad: true` (the default) pads every image of a category at the right
+and bottom to the largest width and height among that category's converted images (all splits): the image with
+black (0, 0, 0), its masks with 0 (background, no instance). The boards lie on a black conveyor, so the padding
+is background like the black around them, below the thesis's > 31 mean-intensity patch filter; and the JSON's
+`borders` and `labels` keep their coordinates (checked against the original size; the test patches lie inside
+the borders, never in the padding). The index records each image's size before padding in `original_width` and
+`original_height` (pixels), so nothing is lost: `[:original_height, :original_width]` is the original. With
+`pad: false` every image keeps its own size; the patch stores (`defectlab.data.patch_store`) then refuse a
+dataset of mixed sizes ("shape ... differs from ..."), so it suits only other tools or boards of one size.
+
 Ids: `{category}-{split}-{stem}`. Object: the category folder's name (`source.objects` selects by it). Label:
 "normal" (anomaly-free) or "anomalous" (with anomaly), as the generator's stand-in boards. Splits: train and test
 as above; the thesis has no validation split (`Splits(val_fraction=..., val_from="test")` carves one).
@@ -67,16 +78,20 @@ from PIL import Image
 
 from defectlab.classes import OTHER_DEFECT
 from defectlab.data.converters.common import (
+    INDEX_COLUMNS,
     ClassTable,
     Item,
     Splits,
+    carve_validation,
+    check_plan,
     converter_setup,
     make_id,
-    write_dataset,
+    read_rgb,
+    render,
 )
 from defectlab.data.converters.options import CLASSES_OPTION, SPLITS_OPTION, options_schema
 from defectlab.data.exclusions import EXCLUSIONS, Exclusion, as_json, parse_exclusions
-from defectlab.data.layout import listed
+from defectlab.data.layout import listed, write_png
 from defectlab.runtime import atomic_output
 
 NAME = "kitchen_boards"
@@ -85,6 +100,7 @@ OPTIONS = options_schema(
     classes=CLASSES_OPTION,
     without_ground_truth={"enum": ["skip", "error"]},
     exclusions={"type": "string", "pattern": r"^[^/\\]+\.json$"},
+    pad={"type": "boolean"},
 )
 CATEGORIES = ("white", "white_with_edges")  # the thesis's "White" and "White with edges"
 SPLIT_FOLDERS = {
@@ -96,6 +112,7 @@ JPEG_SUFFIXES = (".jpg", ".jpeg")
 GROUND_TRUTH_NAMES = ("{stem}_groundtruth.png", "{stem}groundtruth.png", "{stem}.png")
 GROUND_TRUTH_FOLDERS = ("ground_truth", "groundtruth")
 CLASS_MAP = ClassTable(NAME, {"anomaly": OTHER_DEFECT})
+SIZE_COLUMNS = ("original_width", "original_height")  # the image's size before padding, beside INDEX_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -247,9 +264,16 @@ def image_size(path: Path) -> tuple[int, int]:
         return image.size
 
 
-def plan_exclusions(category: Path, items: list[Item], originals: Mapping[str, Path], name: str | None):
+def plan_exclusions(
+    category: Path,
+    items: list[Item],
+    originals: Mapping[str, Path],
+    name: str | None,
+    sizes: Mapping[str, tuple[int, int]],
+):
     """The exclusions of the converted images, keyed `{id}.png`, read and checked from the category's JSON (a
-    category without test images may have none)."""
+    category without test images may have none) against each image's original (width, height) in `sizes` (by
+    id): padding at the right and bottom moves no rectangle."""
     path = exclusions_file(category, name)
     if path is None:
         if not any(item.split == "test" for item in items):
@@ -271,9 +295,57 @@ def plan_exclusions(category: Path, items: list[Item], originals: Mapping[str, P
             f"patches inside each image's borders (key: the file name, e.g. {missing[0].name!r})"
         )
     given = {item.id: originals[item.id] for item in items if originals[item.id].name in data}
-    sizes = {image.name: image_size(image) for image in given.values()}
-    checked = parse_exclusions({n: data[n] for n in sizes}, str(path), sizes)
+    by_name = {image.name: sizes[i] for i, image in given.items()}
+    checked = parse_exclusions({n: data[n] for n in by_name}, str(path), by_name)
     return {f"{i}.png": checked[image.name] for i, image in given.items()}
+
+
+def pad_to(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """`array` (H, W[, C]) padded with 0 at the bottom and right to (height, width[, C])."""
+    extra = ((0, height - array.shape[0]), (0, width - array.shape[1])) + ((0, 0),) * (array.ndim - 2)
+    return np.pad(array, extra) if any(after for _, after in extra) else array
+
+
+def write_boards(
+    items: list[Item],
+    root: Path,
+    out: Path,
+    splits: Splits | Mapping | None,
+    sizes: Mapping[str, tuple[int, int]],
+    canvas: Mapping[str, tuple[int, int]],
+) -> pd.DataFrame:
+    """`common.write_dataset` with every image, mask and instance mask padded (right, bottom, 0) to the
+    (width, height) of its object in `canvas` (its own size where its object has none), and the original sizes
+    (`sizes`, by id) in the index's SIZE_COLUMNS; return the index, written last and atomically."""
+    splits = Splits.of(splits)
+    check_plan(items, NAME)
+    (out / "index.parquet").unlink(missing_ok=True)  # a stale index must not outlive a failed rerun
+    rows = []
+    for item in items:
+        image = read_rgb(item.image)
+        width, height = sizes[item.id]
+        if image.shape[:2] != (height, width):  # the canvas was planned from the headers
+            raise ValueError(
+                f"{NAME}: {item.image}: decodes to {image.shape[1]}x{image.shape[0]}, its header says {width}x{height}"
+            )
+        try:
+            mask, instances = render(item.regions, (height, width))
+        except (ValueError, FileNotFoundError) as error:
+            raise type(error)(f"{NAME}: {item.image}: {error}") from None
+        canvas_width, canvas_height = canvas.get(item.object, (width, height))
+        for folder, array in (("images", image), ("masks", mask), ("instances", instances)):
+            write_png(out / folder / f"{item.id}.png", pad_to(array, canvas_height, canvas_width))
+        count = int(instances.max(initial=0))
+        source_path = item.image.relative_to(root).as_posix()
+        rows.append(
+            (item.id, item.split, item.object, 0, "unknown", 0, source_path, item.annotation, item.label, count)
+            + (width, height)
+        )
+    index = pd.DataFrame(rows, columns=[*INDEX_COLUMNS, *SIZE_COLUMNS])
+    index = carve_validation(index, splits, NAME)
+    with atomic_output(out / "index.parquet") as tmp:
+        index.to_parquet(tmp, index=False)
+    return index
 
 
 def convert(
@@ -284,14 +356,17 @@ def convert(
     classes: Mapping[str, str] | None = None,
     without_ground_truth: str = "skip",
     exclusions: str | None = None,
+    pad: bool = True,
 ) -> pd.DataFrame:
     """Convert the kitchen boards (the dataset root, or one category folder) to the common layout with its
-    exclusions.json; return the index."""
+    exclusions.json, each category's images padded to one size unless `pad` is false; return the index."""
     if without_ground_truth not in ("skip", "error"):
         raise ValueError(f"{NAME}: without_ground_truth must be 'skip' or 'error', got {without_ground_truth!r}")
     source, table = converter_setup(source, CLASS_MAP, classes)
     items: list[Item] = []
     areas: dict[str, Exclusion] = {}
+    sizes: dict[str, tuple[int, int]] = {}  # (width, height) by id, from the JPG headers
+    canvas: dict[str, tuple[int, int]] = {}  # (width, height) by category, with `pad`
     for category in categories(source):
         found, originals, skipped = plan_category(category, table, without_ground_truth)
         if skipped:
@@ -299,11 +374,21 @@ def convert(
                 f"{NAME}: {category.name}: {len(skipped)} board(s) with anomalies have no ground truth and are left "
                 f"out: {listed(p.name for p in skipped)}"
             )
-        areas |= plan_exclusions(category, found, originals, exclusions)
+        own = {item.id: image_size(originals[item.id]) for item in found}
+        areas |= plan_exclusions(category, found, originals, exclusions, own)
+        sizes |= own
         items += found
+        if pad and own:
+            canvas[category.name] = (max(w for w, _ in own.values()), max(h for _, h in own.values()))
+            padded = sum(size != canvas[category.name] for size in own.values())
+            if padded:
+                print(
+                    f"{NAME}: {category.name}: {padded} of {len(own)} images padded (right and bottom, black) to "
+                    f"{canvas[category.name][0]} x {canvas[category.name][1]}, the category's largest width and height"
+                )
     root = source.parent if categories(source) == [source] else source  # `source` paths start at the category
     out = Path(out)
     (out / "index.parquet").unlink(missing_ok=True)  # no index beside a new exclusions.json until all is written
     with atomic_output(out / EXCLUSIONS) as tmp:
         tmp.write_text(json.dumps(as_json(dict(sorted(areas.items()))), indent=1) + "\n")
-    return write_dataset(items, root, out, NAME, splits)
+    return write_boards(items, root, out, splits, sizes, canvas)
