@@ -5,37 +5,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+import config_files
 import pytest
 import torch
 import yaml
-from snakemake.utils import update_config
 
-from defectlab.config import ConfigError, ConfigFileError, check_config, check_files, check_schema, fill_defaults
+from defectlab.config import ConfigError, ConfigFileError, fill_defaults
 from defectlab.config.checks import NAME_PATTERN
 from defectlab.config.sections import experiment_settings
-from defectlab.data.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "config/schema/config.schema.yaml"
 DEFAULT = REPO / "config/config.yaml"
-REGISTRY = load_registry(REPO / "config/registry.yaml")
-KNOWN_WEIGHTS = {a.file for e in REGISTRY if e.kind == "weights" for a in e.archives}
 
 
 def checked(tmp_path: Path, override: dict | str, base: Path = DEFAULT) -> tuple[dict, list[str]]:
-    """The config `base` with `override` (a mapping, or YAML text) given as a second config file, as the
-    workflow checks it at start-up: (config with defaults, warnings)."""
-    extra = tmp_path / "override.yaml"
-    extra.write_text(override if isinstance(override, str) else yaml.safe_dump(override, sort_keys=False))
-    files = [base, extra]
-    where = check_files(files)
-    config: dict = {}
-    for path in files:
-        update_config(config, yaml.safe_load(path.read_text()) or {})
-    warnings = check_schema(config, where, SCHEMA)
-    fill_defaults(config, yaml.safe_load(SCHEMA.read_text()))
-    warnings += check_config(config, where, weights_dir=REGISTRY.weights_dir, known_weights=KNOWN_WEIGHTS)
-    return config, warnings
+    return config_files.checked(tmp_path, override, base)
 
 
 def run_checks(tmp_path: Path, override: dict | str) -> list[str]:

@@ -4,22 +4,19 @@ over whole images with everything else of the source copied, and the config chec
 import json
 from pathlib import Path
 
+import config_files
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from snakemake.utils import update_config
 
-from defectlab.config import ConfigError, check_config, check_files, check_schema, fill_defaults
+from defectlab.config import ConfigError
 from defectlab.config.sections import patch_settings
 from defectlab.data.denoise import COLUMNS, Denoise, denoise_dataset, denoise_image, parameters
 from defectlab.data.exclusions import Exclusion, as_json, read_exclusions
 from defectlab.data.layout import check_dataset, write_png
-from defectlab.data.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[2]
-SCHEMA = REPO / "config/schema/config.schema.yaml"
 TINY = REPO / "config/tiny.yaml"
 H, W = 24, 32  # not square: a transposed image shows
 
@@ -140,19 +137,7 @@ BOARDS = {
 
 def checked(tmp_path: Path, override: dict) -> tuple[dict, list[str]]:
     """config/tiny.yaml with `override` as a second file, through the start-up checks (no backbone)."""
-    extra = tmp_path / "override.yaml"
-    extra.write_text(yaml.safe_dump(override, sort_keys=False))
-    files = [TINY, extra]
-    where = check_files(files)
-    config: dict = {}
-    for path in files:
-        update_config(config, yaml.safe_load(path.read_text()) or {})
-    warnings = check_schema(config, where, SCHEMA)
-    fill_defaults(config, yaml.safe_load(SCHEMA.read_text()))
-    registry = load_registry(REPO / "config/registry.yaml")
-    known = {a.file for e in registry if e.kind == "weights" for a in e.archives}
-    warnings += check_config(config, where, weights_dir=registry.weights_dir, known_weights=known, backbone=False)
-    return config, warnings
+    return config_files.checked(tmp_path, override, TINY, backbone=False)
 
 
 def refusal(tmp_path: Path, override: dict) -> str:
