@@ -18,7 +18,7 @@ def test_the_memory_model_predicts_every_result_of_table_52(key, row):
 def test_the_memory_model_on_the_white_bank_of_the_thesis():
     # spec §4.3: 9,254 x 676 = 6,255,704 vectors, k = 386, two fp16 copies 9.0 GiB; ResNet-50 fp32 host bank 35.8 GiB
     model = kitchen.memory_model(9254)
-    assert (model["vectors"], model["jl_dim"]) == (6255704, 386)
+    assert (model["vectors"], model["coreset"], model["jl_dim"]) == (6255704, 62557, 386)
     assert model["gpu_gib"] == pytest.approx(2 * 6255704 * 386 * 2 / 2**30) and round(model["gpu_gib"], 1) == 9.0
     assert round(model["bank_r50_gib"], 1) == 35.8
     assert kitchen.jl_dimension(6255704) == int(4 * math.log(6255704) / (0.9**2 / 2 - 0.9**3 / 3))

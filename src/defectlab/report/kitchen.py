@@ -50,13 +50,15 @@ BUDGET_GIB = 10.0
 
 
 def memory_model(patches: int, budget_gib: float = BUDGET_GIB, eps: float = 0.9) -> dict:
-    """Spec §4.3: N = patches x 676 vectors, the JL dimension k, the greedy pass's two fp16 copies of the projected
-    bank on the GPU (2 N k 2 bytes) against `budget_gib`, and the fp32 host banks of ResNet-18 and ResNet-50."""
+    """Spec §4.3: N = patches x 676 vectors, the thesis's 1 % coreset of them, the JL dimension k, the greedy
+    pass's two fp16 copies of the projected bank on the GPU (2 N k 2 bytes) against `budget_gib`, and the fp32
+    host banks of ResNet-18 and ResNet-50."""
     vectors = patches * CELLS
     k = jl_dimension(vectors, eps) if vectors > 1 else 0
     gpu = 2 * vectors * k * 2
     return {
         "vectors": vectors,
+        "coreset": max(1, int(0.01 * vectors)) if vectors else 0,
         "jl_dim": k,
         "gpu_gib": gpu / GIB,
         "bank_r18_gib": vectors * WIDTHS["resnet18"] * 4 / GIB,
@@ -161,16 +163,17 @@ def markdown52(table: pd.DataFrame, budget_gib: float) -> str:
         "results, not stated in it). The thesis's columns: its data length, its result, and what the same memory",
         "model predicts for it.",
         "",
-        "| dataset | category | stride | images | positions | patches | kept | N vectors | k | GPU GiB | "
+        "| dataset | category | stride | images | positions | patches | kept | N vectors | 1 % coreset | k | GPU GiB | "
         "R18 bank GiB | R50 bank GiB | predicted | thesis patches | thesis result | model on thesis |",
-        "|" + " --- |" * 16,
+        "|" + " --- |" * 17,
     ]
     for r in table.itertuples(index=False):
         lines.append(
             f"| {r.dataset} | {r.category} | {r.stride} | {r.images} | {r.positions} | {r.patches} | {r.kept:.1%} | "
-            f"{r.vectors:,} | {r.jl_dim} | {r.gpu_gib:.2f} | {r.bank_r18_gib:.2f} | {r.bank_r50_gib:.2f} | "
-            f"{r.predicted} | {'' if pd.isna(r.thesis_patches) else f'{int(r.thesis_patches):,}'} | "
-            f"{r.thesis_result} | {r.thesis_predicted} |"
+            f"{r.vectors:,} | {r.coreset:,} | {r.jl_dim} | {r.gpu_gib:.2f} | {r.bank_r18_gib:.2f} | "
+            f"{r.bank_r50_gib:.2f} | {r.predicted} | "
+            f"{'' if pd.isna(r.thesis_patches) else f'{int(r.thesis_patches):,}'} | {r.thesis_result} | "
+            f"{r.thesis_predicted} |"
         )
     return "\n".join(lines) + "\n"
 
