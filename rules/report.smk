@@ -80,7 +80,7 @@ rule autoencoder_table:
         markdown=report("results/tables/autoencoders.md", category="Study", caption="../report/autoencoders.rst"),
     params:
         weights={name: jobs_autoencoder.weights(config, name) for name in AUTOENCODERS},
-        generators={name: generator_of(spec) for name, spec in config["datasets"].items() if "source" not in spec},
+        generators={name: generator_of(spec) for name, spec in config["datasets"].items() if not converted(name) and not denoised(name)},
     log:
         "logs/autoencoder_table.log",
     conda:
