@@ -404,10 +404,37 @@ def check_plan(items: Sequence[Item], dataset: str) -> None:
                 raise FileNotFoundError(f"{dataset}: mask of {item.image} not found: {region.path}")
 
 
+ORIGINAL_SIZE_COLUMNS = ("original_width", "original_height")  # an image's size before padding (`Canvas`)
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """One image size per object (the real kitchen boards differ in size; the patch stores and maps hold one):
+    `sizes` (id -> (width, height)) each image's size as planned, e.g. from its file header, which the decoded
+    image must have; `by_object` (object -> (width, height)) the size its images and masks are padded to with 0
+    at the right and bottom (an object without one keeps its sizes). The index records `sizes` in
+    ORIGINAL_SIZE_COLUMNS."""
+
+    sizes: Mapping[str, tuple[int, int]]
+    by_object: Mapping[str, tuple[int, int]]
+
+
+def pad_to(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """`array` (H, W[, C]) padded with 0 at the bottom and right to (height, width[, C])."""
+    extra = ((0, height - array.shape[0]), (0, width - array.shape[1])) + ((0, 0),) * (array.ndim - 2)
+    return np.pad(array, extra) if any(after for _, after in extra) else array
+
+
 def write_dataset(
-    items: Sequence[Item], source: Path, out: Path, dataset: str, splits: Splits | Mapping | None
+    items: Sequence[Item],
+    source: Path,
+    out: Path,
+    dataset: str,
+    splits: Splits | Mapping | None,
+    canvas: Canvas | None = None,
 ) -> pd.DataFrame:
-    """Write the items in the common layout under `out`, then its index (atomically); return the index."""
+    """Write the items in the common layout under `out` (with a `canvas`, padded to its object's size), then its
+    index (atomically); return the index."""
     splits = Splits.of(splits)
     check_plan(items, dataset)
     out = Path(out)
@@ -415,18 +442,24 @@ def write_dataset(
     rows = []
     for item in items:
         image = read_rgb(item.image)
+        height, width = image.shape[:2]
+        if canvas is not None and canvas.sizes[item.id] != (width, height):  # the canvas was planned from them
+            planned = "x".join(map(str, canvas.sizes[item.id]))
+            raise ValueError(f"{dataset}: {item.image}: decodes to {width}x{height}, its header says {planned}")
         try:
-            mask, instances = render(item.regions, image.shape[:2])
+            mask, instances = render(item.regions, (height, width))
         except (ValueError, FileNotFoundError) as error:
             raise type(error)(f"{dataset}: {item.image}: {error}") from None
-        write_png(out / "images" / f"{item.id}.png", image)
-        write_png(out / "masks" / f"{item.id}.png", mask)
-        write_png(out / "instances" / f"{item.id}.png", instances)
+        padded = (width, height) if canvas is None else canvas.by_object.get(item.object, (width, height))
+        for folder, array in (("images", image), ("masks", mask), ("instances", instances)):
+            write_png(out / folder / f"{item.id}.png", pad_to(array, padded[1], padded[0]))
         count = int(instances.max(initial=0))
         label = item.label if item.label is not None else ("positive" if count else "negative")
         source_path = item.image.relative_to(source).as_posix()
-        rows.append((item.id, item.split, item.object, 0, "unknown", 0, source_path, item.annotation, label, count))
-    index = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
+        row = (item.id, item.split, item.object, 0, "unknown", 0, source_path, item.annotation, label, count)
+        rows.append(row if canvas is None else row + (width, height))
+    columns = list(INDEX_COLUMNS) if canvas is None else [*INDEX_COLUMNS, *ORIGINAL_SIZE_COLUMNS]
+    index = pd.DataFrame(rows, columns=columns)
     index = carve_validation(index, splits, dataset)
     with atomic_output(out / "index.parquet") as tmp:
         index.to_parquet(tmp, index=False)

@@ -78,20 +78,17 @@ from PIL import Image
 
 from defectlab.classes import OTHER_DEFECT
 from defectlab.data.converters.common import (
-    INDEX_COLUMNS,
+    Canvas,
     ClassTable,
     Item,
     Splits,
-    carve_validation,
-    check_plan,
     converter_setup,
     make_id,
-    read_rgb,
-    render,
+    write_dataset,
 )
 from defectlab.data.converters.options import CLASSES_OPTION, SPLITS_OPTION, options_schema
 from defectlab.data.exclusions import EXCLUSIONS, Exclusion, as_json, parse_exclusions
-from defectlab.data.layout import listed, write_png
+from defectlab.data.layout import listed
 from defectlab.runtime import atomic_output
 
 NAME = "kitchen_boards"
@@ -112,7 +109,6 @@ JPEG_SUFFIXES = (".jpg", ".jpeg")
 GROUND_TRUTH_NAMES = ("{stem}_groundtruth.png", "{stem}groundtruth.png", "{stem}.png")
 GROUND_TRUTH_FOLDERS = ("ground_truth", "groundtruth")
 CLASS_MAP = ClassTable(NAME, {"anomaly": OTHER_DEFECT})
-SIZE_COLUMNS = ("original_width", "original_height")  # the image's size before padding, beside INDEX_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -300,54 +296,6 @@ def plan_exclusions(
     return {f"{i}.png": checked[image.name] for i, image in given.items()}
 
 
-def pad_to(array: np.ndarray, height: int, width: int) -> np.ndarray:
-    """`array` (H, W[, C]) padded with 0 at the bottom and right to (height, width[, C])."""
-    extra = ((0, height - array.shape[0]), (0, width - array.shape[1])) + ((0, 0),) * (array.ndim - 2)
-    return np.pad(array, extra) if any(after for _, after in extra) else array
-
-
-def write_boards(
-    items: list[Item],
-    root: Path,
-    out: Path,
-    splits: Splits | Mapping | None,
-    sizes: Mapping[str, tuple[int, int]],
-    canvas: Mapping[str, tuple[int, int]],
-) -> pd.DataFrame:
-    """`common.write_dataset` with every image, mask and instance mask padded (right, bottom, 0) to the
-    (width, height) of its object in `canvas` (its own size where its object has none), and the original sizes
-    (`sizes`, by id) in the index's SIZE_COLUMNS; return the index, written last and atomically."""
-    splits = Splits.of(splits)
-    check_plan(items, NAME)
-    (out / "index.parquet").unlink(missing_ok=True)  # a stale index must not outlive a failed rerun
-    rows = []
-    for item in items:
-        image = read_rgb(item.image)
-        width, height = sizes[item.id]
-        if image.shape[:2] != (height, width):  # the canvas was planned from the headers
-            raise ValueError(
-                f"{NAME}: {item.image}: decodes to {image.shape[1]}x{image.shape[0]}, its header says {width}x{height}"
-            )
-        try:
-            mask, instances = render(item.regions, (height, width))
-        except (ValueError, FileNotFoundError) as error:
-            raise type(error)(f"{NAME}: {item.image}: {error}") from None
-        canvas_width, canvas_height = canvas.get(item.object, (width, height))
-        for folder, array in (("images", image), ("masks", mask), ("instances", instances)):
-            write_png(out / folder / f"{item.id}.png", pad_to(array, canvas_height, canvas_width))
-        count = int(instances.max(initial=0))
-        source_path = item.image.relative_to(root).as_posix()
-        rows.append(
-            (item.id, item.split, item.object, 0, "unknown", 0, source_path, item.annotation, item.label, count)
-            + (width, height)
-        )
-    index = pd.DataFrame(rows, columns=[*INDEX_COLUMNS, *SIZE_COLUMNS])
-    index = carve_validation(index, splits, NAME)
-    with atomic_output(out / "index.parquet") as tmp:
-        index.to_parquet(tmp, index=False)
-    return index
-
-
 def convert(
     source: Path | str,
     out: Path | str,
@@ -391,4 +339,4 @@ def convert(
     (out / "index.parquet").unlink(missing_ok=True)  # no index beside a new exclusions.json until all is written
     with atomic_output(out / EXCLUSIONS) as tmp:
         tmp.write_text(json.dumps(as_json(dict(sorted(areas.items()))), indent=1) + "\n")
-    return write_boards(items, root, out, splits, sizes, canvas)
+    return write_dataset(items, root, out, NAME, splits, Canvas(sizes, canvas))
