@@ -2,7 +2,8 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from defectlab.patchcore.anomaly_map import MapAccumulator, gaussian_kernel_size
+from defectlab.patchcore.anomaly_map import MapAccumulator
+from defectlab.smoothing import gaussian_kernel_size
 
 
 def test_tiles_are_upsampled_by_nearest_neighbour_and_overlaps_averaged():

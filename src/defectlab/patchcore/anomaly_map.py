@@ -1,22 +1,14 @@
-"""Anomaly maps from patch scores: tiles reassembled into the image, upsampled and smoothed.
-
-The paper blurs with a Gaussian of standard deviation 2 and "kernel size 16"; OpenCV needs
-an odd kernel, so the kernel is 2 * int(4 * sigma + 0.5) + 1 pixels, 17 for sigma = 2: the
-Gaussian truncated at four standard deviations with scipy's radius rule
-(scipy.ndimage.gaussian_filter: radius int(truncate * sigma + 0.5)), which anomalib uses too.
+"""Anomaly maps from patch scores: tiles reassembled into the image, upsampled and smoothed (the paper's
+Gaussian of standard deviation 2: `defectlab.smoothing`).
 """
 
 import cv2
 import numpy as np
 
+from defectlab.smoothing import smooth_maps
+
 # tile grid to patch pixels: nearest (each cell a block) or bilinear (the kitchen-board thesis, ind_knn_ad)
 UPSAMPLING = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR}
-
-
-def gaussian_kernel_size(sigma: float) -> int:
-    """Odd kernel size that truncates the Gaussian at four standard deviations, rounding half up as scipy does
-    (Python's round would take 4 * sigma = 2.5 down to 2)."""
-    return 2 * int(4 * sigma + 0.5) + 1
 
 
 class MapAccumulator:
@@ -45,16 +37,4 @@ class MapAccumulator:
     def maps(self, sigma: float) -> np.ndarray:
         """The (N, H, W) float32 anomaly maps, smoothed with the Gaussian of standard deviation `sigma`."""
         mean = np.divide(self.sums, self.counts, out=np.zeros_like(self.sums), where=self.counts > 0)
-        if sigma <= 0:
-            return mean.astype(np.float32)
-        k = gaussian_kernel_size(sigma)
-        return (
-            np.stack(
-                [
-                    cv2.GaussianBlur(m.astype(np.float32), (k, k), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
-                    for m in mean
-                ]
-            )
-            if len(mean)
-            else mean.astype(np.float32)
-        )
+        return smooth_maps(mean, sigma)

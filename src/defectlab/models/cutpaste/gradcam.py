@@ -23,13 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from defectlab.patchcore.anomaly_map import gaussian_kernel_size
+from defectlab.smoothing import smooth_maps
 
 
 def find_module(model: nn.Module, name: str) -> nn.Module:
@@ -53,14 +51,11 @@ def minmax(maps: torch.Tensor) -> torch.Tensor:
 
 
 def gaussian_smooth(maps: torch.Tensor, sigma: float) -> torch.Tensor:
-    """(B, H, W) maps blurred with a Gaussian of standard deviation `sigma` pixels, the kernel and border rule of
-    `defectlab.patchcore.anomaly_map.MapAccumulator` (4 σ truncation, reflect border)."""
+    """(B, H, W) maps blurred with a Gaussian of standard deviation `sigma` pixels, the rule of every model's maps
+    (`defectlab.smoothing`: 4 σ truncation, reflect border)."""
     if sigma <= 0:
         return maps
-    k = gaussian_kernel_size(sigma)
-    arr = maps.detach().to("cpu", torch.float32).numpy()
-    out = np.stack([cv2.GaussianBlur(m, (k, k), sigmaX=sigma, borderType=cv2.BORDER_REFLECT) for m in arr])
-    return torch.from_numpy(out).to(maps.device)
+    return torch.from_numpy(smooth_maps(maps.detach().to("cpu", torch.float32).numpy(), sigma)).to(maps.device)
 
 
 def _logits(output: object, logits_index: int) -> torch.Tensor:
