@@ -14,9 +14,7 @@ rule coreset_shard:
     input:
         stores="results/patches/{dataset}/shard-{shard}.h5",
         weights=lambda wildcards: registry_weights(VARIANTS[wildcards.variant]["backbone"]),
-        statistics=lambda wildcards: [
-            f"results/patches/{dataset}/statistics.json" for dataset in VARIANTS[wildcards.variant]["statistics"]
-        ],
+        statistics=lambda wildcards: jobs_patchcore.statistics_files(VARIANTS[wildcards.variant]["statistics"]),
     output:
         "results/coresets/{dataset}/{variant}/shard-{shard}.h5",
     wildcard_constraints:
@@ -104,7 +102,9 @@ rule patchcore_maps:
         coreset="results/coresets/{experiment}.h5",
         patches="results/patches/{dataset}/shard-{shard}.h5",
         weights=lambda wildcards: registry_weights(SETTINGS[wildcards.experiment]["backbone"]),
-        statistics=lambda wildcards: jobs_patchcore.statistics_files(config, wildcards.experiment),
+        statistics=lambda wildcards: jobs_patchcore.statistics_files(
+            jobs_patchcore.statistics_datasets(config, wildcards.experiment)
+        ),
     output:
         "results/maps/{experiment}/{dataset}/shard-{shard}.h5",
     wildcard_constraints:

@@ -36,8 +36,9 @@ def statistics_datasets(config: dict, name: str) -> list[str]:
     return list(config["experiments"][name].get("train", []))
 
 
-def statistics_files(config: dict, name: str) -> list[str]:
-    return [f"results/patches/{dataset}/statistics.json" for dataset in statistics_datasets(config, name)]
+def statistics_files(datasets: list[str]) -> list[str]:
+    """The patch statistics files of datasets (rule patch_statistics)."""
+    return [f"results/patches/{dataset}/statistics.json" for dataset in datasets]
 
 
 def _own_shard_settings(config: dict, name: str) -> dict:

@@ -192,7 +192,9 @@ def pixel_metrics(test: SplitMaps, threshold: float) -> pd.DataFrame:
     counted = slice(None) if valid is None else valid  # pixels outside the exclusions' areas count nowhere
     masks = test.masks if valid is None else np.where(valid, test.masks, 0)
     instances = test.instances if valid is None else np.where(valid, test.instances, 0)
-    predicted = (test.maps >= threshold) & (True if valid is None else valid)
+    predicted = test.maps >= threshold
+    if valid is not None:
+        predicted &= valid
     labels = np.isin(masks, DEFECT_INDICES)
     if not labels.any():
         warnings.warn(
