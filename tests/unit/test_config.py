@@ -255,7 +255,7 @@ def test_the_start_up_coreset_bound_is_the_coresets_own():
 
 def test_unknown_model_and_generator_are_refused_listing_the_known_ones(tmp_path: Path):
     message = refusal(tmp_path, {"experiments": {"plates": {"model": "fcn"}}})
-    known = "patchcore, cae, vae, aae, intensity, deviation"
+    known = "patchcore, cutpaste, cae, vae, aae, intensity, deviation"
     assert f"override.yaml:3: experiments.plates.model: unknown model 'fcn'; known: {known}" in message
     message = refusal(tmp_path, {"datasets": {"plates-val": {"generator": "clutch"}}})
     known = "known: plates, chess, noise, boards"

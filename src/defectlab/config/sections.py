@@ -30,6 +30,7 @@ DEFAULT_MODEL = "patchcore"
 # model -> its family: the top-level section holding the settings (where it has one), and the rule file running it
 FAMILY = {
     "patchcore": "patchcore",
+    "cutpaste": "cutpaste",
     "cae": "autoencoder",
     "vae": "autoencoder",
     "aae": "autoencoder",

@@ -365,7 +365,10 @@ def arc_scar(
         lo_x, hi_x = -dx.min() + 1, w_img - dx.max() - 1
         lo_y, hi_y = -dy.min() + 1, h_img - dy.max() - 1
         if lo_x > hi_x or lo_y > hi_y:
-            raise ValueError(f"a {h_img}×{w_img} patch is too small for an arc of radius {radius:.1f}")
+            raise ValueError(
+                f"a {h_img}×{w_img} patch is too small for an arc of radius {radius:.1f}: lower the CutPaste "
+                f"setting arc_radius {list(s.arc_radius)} (cutpaste.augment) or use larger patches"
+            )
         cx, cy = rng.uniform(lo_x, hi_x), rng.uniform(lo_y, hi_y)
         rho = np.hypot(xs - cx, ys - cy)
         phi = np.mod(np.arctan2(ys - cy, xs - cx) - start, 2 * math.pi)

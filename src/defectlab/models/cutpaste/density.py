@@ -254,9 +254,10 @@ class GaussianDensity:
         return density
 
     def save(self, path: str | Path) -> None:
-        """Write to an .npz file (no pickled objects)."""
+        """Write to an .npz file (no pickled objects); through a file object, so numpy adds no ".npz" to the name."""
         d = self.to_dict()
-        np.savez(Path(path), **{k: np.asarray(v) for k, v in d.items()})
+        with open(path, "wb") as out:
+            np.savez(out, **{k: np.asarray(v) for k, v in d.items()})
 
     @classmethod
     def load(cls, path: str | Path) -> GaussianDensity:
