@@ -6,7 +6,7 @@ from defectlab.jobs import cutpaste as jobs_cutpaste
 
 CUTPASTE = jobs_cutpaste.experiments(config)
 MAPS_FILES["cutpaste"] = lambda experiment, dataset: jobs_cutpaste.maps(config, experiment, dataset)
-FAMILY_OUTPUTS["cutpaste"] = lambda: []
+FAMILY_OUTPUTS["cutpaste"] = lambda: ["results/figures/cutpaste-gallery.png", "results/figures/cutpaste-training.png"]
 
 
 def training_datasets(experiment):
@@ -93,3 +93,39 @@ rule cutpaste_maps:
         MODEL_ENV
     script:
         "../../scripts/cutpaste_maps.py"
+
+
+# The augmentations on the first CutPaste experiment's training patches (the thesis's Fig. 5.3).
+rule cutpaste_gallery:
+    input:
+        lambda wildcards: training_datasets(CUTPASTE[0]),
+    output:
+        report("results/figures/cutpaste-gallery.png", category="Figures", caption="../../report/cutpaste-gallery.rst"),
+    params:
+        settings=lambda wildcards: SETTINGS[CUTPASTE[0]],
+        patches=config["patches"],
+        seed=config["seed"],
+    log:
+        "logs/cutpaste_gallery.log",
+    conda:
+        MODEL_ENV
+    script:
+        "../../scripts/cutpaste_gallery.py"
+
+
+# Training loss, accuracy and validation loss over the steps of every trained CutPaste network.
+rule cutpaste_training_figure:
+    input:
+        [jobs_cutpaste.weights(config, name) for name in jobs_cutpaste.owners(config)],
+    output:
+        report(
+            "results/figures/cutpaste-training.png", category="Figures", caption="../../report/cutpaste-training.rst"
+        ),
+    params:
+        labels=[config["experiments"][name].get("label", name) for name in jobs_cutpaste.owners(config)],
+    log:
+        "logs/cutpaste_training_figure.log",
+    conda:
+        MODEL_ENV
+    script:
+        "../../scripts/cutpaste_training_figure.py"
