@@ -113,8 +113,8 @@ rule autoencoder_training_figure:
         "../scripts/autoencoder_training_figure.py"
 
 
-# The kitchen-board study's tables (Table 6.1 and 5.2 analogues, per-kind recall) and ROC figure, of the experiments
-# evaluated per test patch (asked for by `all` when there are any).
+# The kitchen-board study's tables (Table 6.1, 6.2, 6.3/6.4 and 5.2 analogues, per-kind recall) and ROC figure, of
+# the experiments evaluated per test patch (asked for by `all` when there are any).
 rule kitchen_tables:
     input:
         metrics=expand("results/metrics/{experiment}.parquet", experiment=KITCHEN),
@@ -126,6 +126,11 @@ rule kitchen_tables:
     output:
         table61=report("results/tables/kitchen-table61.md", category="Study", caption="../report/kitchen-table61.rst"),
         table61_parquet="results/tables/kitchen-table61.parquet",
+        table62=report("results/tables/kitchen-table62.md", category="Study", caption="../report/kitchen-table62.rst"),
+        table62_parquet="results/tables/kitchen-table62.parquet",
+        table6364=report(
+            "results/tables/kitchen-table6364.md", category="Study", caption="../report/kitchen-table6364.rst"
+        ),
         table52=report("results/tables/kitchen-table52.md", category="Study", caption="../report/kitchen-table52.rst"),
         kinds=report("results/tables/kitchen-kinds.md", category="Study", caption="../report/kitchen-kinds.rst"),
         roc=report("results/figures/kitchen-roc.png", category="Study", caption="../report/kitchen-roc.rst"),
@@ -144,3 +149,32 @@ rule kitchen_tables:
         ENV
     script:
         "../scripts/kitchen_tables.py"
+
+
+# The kitchen-board study's t-SNE figure (the thesis's Fig. 6.8) of the CutPaste experiments' test-patch embeddings,
+# written beside their test maps, one file per maps file (asked for by `all` when CutPaste experiments are
+# evaluated per test patch).
+KITCHEN_TSNE = jobs_kitchen.tsne_experiments(config)
+
+
+rule kitchen_tsne:
+    input:
+        embeddings=[path for name in KITCHEN_TSNE for path in jobs_kitchen.embeddings_files(config, name)],
+        maps=[path for name in KITCHEN_TSNE for path in maps_files(name, "test")],
+        datasets=sorted({dataset_dir(name, "test") for name in KITCHEN_TSNE}),
+    output:
+        report("results/figures/kitchen-tsne.png", category="Study", caption="../report/kitchen-tsne.rst"),
+    params:
+        labels={name: config["experiments"][name].get("label", name) for name in KITCHEN_TSNE},
+        embeddings={name: jobs_kitchen.embeddings_files(config, name) for name in KITCHEN_TSNE},
+        maps={name: maps_files(name, "test") for name in KITCHEN_TSNE},
+        test={name: dataset_dir(name, "test") for name in KITCHEN_TSNE},
+        patch={name: config["experiments"][name]["patch"] for name in KITCHEN_TSNE},
+        max_points=jobs_kitchen.TSNE_MAX_POINTS,
+        seed=jobs_kitchen.tsne_seed(config),
+    log:
+        "logs/kitchen_tsne.log",
+    conda:
+        ENV
+    script:
+        "../scripts/kitchen_tsne.py"

@@ -222,7 +222,7 @@ def test_an_experiment_with_its_own_backbone_and_an_oracle_threshold_gets_its_ow
     }
     extra.write_text(yaml.safe_dump({"experiments": {"wide": own}}))
     counts, inputs = _dry_run(tmp_path, REPO / "config/config.yaml", extra)
-    assert counts["evaluate"] == 2 and counts["meld"] == 2 and counts["coreset_shard"] == 4
+    assert counts["evaluate"] == 3 and counts["meld"] == 2 and counts["coreset_shard"] == 4  # + plates-cutpaste
     assert inputs["results/coresets/wide.h5"] == [
         f"results/coresets/plates-train/wide-plain/shard-{k}.h5" for k in (0, 1)
     ]
@@ -240,7 +240,8 @@ def test_an_experiment_with_its_own_backbone_and_an_oracle_threshold_gets_its_ow
     [
         (
             {"model": "fcn"},
-            "experiments.plates.model: unknown model 'fcn'; known: patchcore, cae, vae, aae, intensity, deviation",
+            "experiments.plates.model: unknown model 'fcn'; "
+            "known: patchcore, cutpaste, cae, vae, aae, intensity, deviation",
         ),
         ({"dropout": 0.1}, "experiments.plates.dropout: model 'patchcore' takes no key 'dropout'"),
         ({"threshold": {"rule": "iou"}, "unit": "image"}, "iou is a pixel measure; unit 'image' takes f1 or youden"),

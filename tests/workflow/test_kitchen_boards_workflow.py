@@ -112,11 +112,21 @@ def tiny_study() -> dict:
         for name in ("pc-edges-r50-blur", "pc-white-r18", "pc-white-r18-sequential")
     }
     study["experiments"]["pc-white-r18-sequential"]["coreset"] = {"method": "sequential", "size": 40, "meld_size": 40}
-    study["report"]["kitchen_rows"] = {"pc-edges-r50-blur": 1, "pc-white-r18": 6}
+    for name in ("cp-white-r18", "cp-edges-r18-blur"):  # CutPaste: a few steps of a few pairs of 64-pixel patches
+        study["experiments"][name] = {**study["experiments"][name], "patch": dict(GRID), "steps": 4}
+    study["cutpaste"].update(
+        batch_pairs=4,
+        train_stride=32,
+        early_stopping={"every": 2, "patience": 2},
+        density={"max_samples": 100},
+        augment={"arc_radius": [12, 20], "scar_length": [10, 20]},
+        map_sigma=8,
+    )
+    study["report"]["kitchen_rows"] = {"pc-edges-r50-blur": 1, "pc-white-r18": 6, "cp-white-r18": 4}
     return study
 
 
-def test_the_kitchen_study_runs_patchcore_as_the_thesis_configures_it(tmp_path: Path):
+def test_the_kitchen_study_runs_patchcore_and_cutpaste_as_the_thesis_configures_them(tmp_path: Path):
     config = tmp_path / "kitchen-tiny.yaml"
     config.write_text(yaml.safe_dump(tiny_study()))
     args = ["--profile", str(REPO / "profiles/local"), "--cores", "2"]
@@ -157,3 +167,18 @@ def test_the_kitchen_study_runs_patchcore_as_the_thesis_configures_it(tmp_path: 
     assert (results / "figures/kitchen-roc.png").stat().st_size > 10_000
     stats = (results / "patches/kb-edges-train-dn/statistics.json").read_text()
     assert '"stride": 32' in stats and '"mean"' in stats
+    # CutPaste: the density's score of every test patch the exclusions allow, the image score their maximum
+    with h5py.File(results / "maps/cp-white-r18/kb-white-test/shard-0.h5") as h5:
+        group = h5["patch_scores"]
+        scored = {(i.decode(), int(x), int(y)) for i, x, y in zip(group["image"], group["x"], group["y"], strict=True)}
+        assert scored == expected and h5.attrs["model"] == "cutpaste"
+        best = pd.DataFrame({"image": [i.decode() for i in group["image"]], "score": group["score"][:]})
+        assert list(h5["scores"]) == list(best.groupby("image")["score"].max().loc[ids])
+    with h5py.File(results / "maps/cp-white-r18/kb-white-test/shard-0.embeddings.h5") as h5:
+        assert h5["embedding"].shape == (len(expected), 128)
+    table62 = (results / "tables/kitchen-table62.md").read_text()
+    assert "CutPaste R18, white (Exp. 4)" in table62 and "0.8090" in table62  # the thesis's Exp. 4 ROC beside ours
+    assert "PatchCore" not in table62 and "CutPaste" not in table61
+    assert "CutPaste" in (results / "tables/kitchen-table6364.md").read_text()
+    for figure in ("kitchen-tsne", "cutpaste-gallery", "cutpaste-training"):
+        assert (results / f"figures/{figure}.png").stat().st_size > 10_000

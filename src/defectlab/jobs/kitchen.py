@@ -1,15 +1,26 @@
 """The kitchen-board study's jobs (seed 002): its experiments are those evaluated per test patch (unit `patch`),
 whatever their model; what each row of its tables says about an experiment (category, backbone, weights,
-denoising, training stride), read from the config; and the paths of its tables and figures.
+denoising, training stride), read from the config; the CutPaste experiments its t-SNE figure shows; and the paths
+of its tables and figures.
 """
 
 from collections.abc import Mapping
 
 from defectlab.config.sections import experiment_settings, family_of, patch_settings
+from defectlab.jobs import cutpaste
+from defectlab.seeds import derive_seed
 from defectlab.synth.plan import resolve_spec
 
-TABLES = ("results/tables/kitchen-table61.md", "results/tables/kitchen-table52.md", "results/tables/kitchen-kinds.md")
+TABLES = (
+    "results/tables/kitchen-table61.md",
+    "results/tables/kitchen-table62.md",
+    "results/tables/kitchen-table6364.md",
+    "results/tables/kitchen-table52.md",
+    "results/tables/kitchen-kinds.md",
+)
 FIGURE = "results/figures/kitchen-roc.png"
+TSNE_FIGURE = "results/figures/kitchen-tsne.png"
+TSNE_MAX_POINTS = 2000  # negatives per t-SNE panel (every positive is kept)
 STRIDES = (112, 224, 448, 512)  # the training strides of the thesis's Table 5.2
 
 
@@ -18,9 +29,36 @@ def experiments(config: Mapping) -> list[str]:
     return [name for name, spec in config["experiments"].items() if spec.get("unit") == "patch"]
 
 
+def cutpaste_experiments(config: Mapping) -> list[str]:
+    """The study's CutPaste experiments (Table 6.2's rows), in config order."""
+    return [name for name in experiments(config) if config["experiments"][name].get("model") == "cutpaste"]
+
+
+def tsne_experiments(config: Mapping) -> list[str]:
+    """The panels of the t-SNE figure: the CutPaste experiments mirroring a thesis row (report.kitchen_rows),
+    else every CutPaste experiment."""
+    rows = config["report"].get("kitchen_rows", {})
+    names = cutpaste_experiments(config)
+    return [name for name in names if name in rows] or names
+
+
+def embeddings_files(config: Mapping, name: str) -> list[str]:
+    """The test-patch embeddings a CutPaste experiment's maps jobs write beside its test maps, one per maps file
+    (where jobs.cutpaste puts them)."""
+    return cutpaste.embeddings(config, name, config["experiments"][name]["test"])
+
+
+def tsne_seed(config: Mapping) -> int:
+    """The t-SNE figure's seed (its negatives' sample and scikit-learn's random_state, which takes 32 bits)."""
+    return derive_seed(config["seed"], "kitchen-tsne")
+
+
 def outputs(config: Mapping) -> list[str]:
-    """What `all` asks for when patch-unit experiments are configured: the study's tables and ROC figure."""
-    return [*TABLES, FIGURE] if experiments(config) else []
+    """What `all` asks for when patch-unit experiments are configured: the study's tables and ROC figure, and the
+    t-SNE figure when some are CutPaste's."""
+    if not experiments(config):
+        return []
+    return [*TABLES, FIGURE, *([TSNE_FIGURE] if cutpaste_experiments(config) else [])]
 
 
 def example_grid(config: Mapping, name: str) -> dict | None:
