@@ -267,7 +267,7 @@ def test_a_baseline_beside_patchcore_runs_no_patchcore_job(tmp_path: Path):
     deviation = {"model": "deviation", "train": ["plates-train"], "val": "plates-val", "test": "plates-test"}
     extra.write_text(yaml.safe_dump({"experiments": {"dev": deviation}}))
     counts, inputs = _dry_run(tmp_path, REPO / "config/config.yaml", extra)
-    assert counts["evaluate"] == 2 and counts["baseline_maps"] == 2 and counts["meld"] == 1
+    assert counts["evaluate"] == 3 and counts["baseline_maps"] == 2 and counts["meld"] == 1  # + plates-cutpaste
     assert counts["patchcore_maps"] == 4 and counts["study_tables"] == 1  # the PatchCore experiment's only
     assert inputs["results/maps/dev/plates-test/maps.h5"] == [
         "results/datasets/plates-test",
