@@ -7,6 +7,8 @@ experiments that differ only in how they are evaluated share all three, those th
 ablation, Grad-CAM maps) share the weights, and the density where only the maps differ.
 """
 
+import json
+
 from defectlab.config.sections import experiment_settings, experiments_of
 from defectlab.jobs.patchcore import shards
 from defectlab.seeds import derive_seed
@@ -23,7 +25,7 @@ def _settings(config: dict, name: str, scoring: tuple[str, ...]) -> str:
     """The experiment's settings that change its weights, and those of `scoring`."""
     settings = experiment_settings(config, name)
     kept = {k: v for k, v in settings.items() if k not in UNFINGERPRINTED and (k not in SCORING or k in scoring)}
-    return repr(sorted(kept.items()))
+    return json.dumps(kept, sort_keys=True)  # nested blocks in any key order give one key
 
 
 def trained_by(config: dict, name: str) -> tuple:

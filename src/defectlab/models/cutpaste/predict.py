@@ -63,7 +63,12 @@ def embed(network: CutPasteNet, patches: np.ndarray, batch_size: int) -> np.ndar
     for first in range(0, len(patches), batch_size):
         x = torch.from_numpy(np.ascontiguousarray(patches[first : first + batch_size].transpose(0, 3, 1, 2)))
         out.append(network(network.normalise(x.to(device)))[1].double().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, network.widths[-1]))
+    return np.concatenate(out) if out else np.zeros((0, embedding_width(network)))
+
+
+def embedding_width(network: CutPasteNet) -> int:
+    """The width of the embeddings the density reads: the head's output or the backbone's pooled vector."""
+    return network.widths[-1] if network.embedding == "head" else network.backbone.dim
 
 
 def fit_density(
@@ -133,8 +138,8 @@ def score_store(
     if maps == "gradcam":
         stitched = minmax(torch.from_numpy(stitched)).numpy()
     table = pd.DataFrame(rows, columns=["image", "x", "y", "score"])
-    dim = network.widths[-1] if network.embedding == "head" else network.backbone.dim
-    return images, stitched, table, np.concatenate(embeddings) if embeddings else np.zeros((0, dim), np.float32)
+    empty = np.zeros((0, embedding_width(network)), np.float32)
+    return images, stitched, table, np.concatenate(embeddings) if embeddings else empty
 
 
 def image_scores(images: list[str], table: pd.DataFrame) -> list[float]:

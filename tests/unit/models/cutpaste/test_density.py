@@ -65,8 +65,8 @@ def test_only_augmented_raises():
 
 
 def test_bad_labels_raise():
-    with pytest.raises(ValueError, match="0 \\(normal\\) or 1"):
-        GaussianDensity().fit(_data(50), np.full(50, 2))
+    with pytest.raises(ValueError, match="0 \\(normal\\) or a view's class"):
+        GaussianDensity().fit(_data(50), np.full(50, -1))
     with pytest.raises(ValueError, match="entries"):
         GaussianDensity().fit(_data(50), np.zeros(49, int))
 
