@@ -236,3 +236,18 @@ def test_the_tsne_figure_shows_the_cutpaste_rows_of_the_thesis_else_every_cutpas
     patchcore_only = {"experiments": {"pc": {"unit": "patch"}}, "report": {}}
     assert "results/tables/kitchen-table62.md" in jobs_kitchen.outputs(patchcore_only)
     assert jobs_kitchen.TSNE_FIGURE not in jobs_kitchen.outputs(patchcore_only)
+
+
+def test_the_training_stride_of_a_row_is_its_models_own_grid(tmp_path):
+    """PatchCore rows train on their dataset's patch store (512 for White), CutPaste rows on their own grid
+    (train_stride 112 in the study config; `auto` = the top-level patches stride)."""
+    from config_files import REPO, checked
+
+    from defectlab.jobs.kitchen import row_info
+
+    study = REPO / "config/kitchen-boards.yaml"
+    config, _ = checked(tmp_path, {"experiments": {"cp-white-r18": {"train_stride": "auto"}}}, study, backbone=False)
+    assert row_info(config, "pc-white-r50")["train_stride"] == 512
+    assert row_info(config, "cp-white-r50")["train_stride"] == 112
+    config["patches"]["stride"] = 96
+    assert row_info(config, "cp-white-r18")["train_stride"] == 96

@@ -92,13 +92,24 @@ def training_datasets(config: Mapping) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def training_stride(config: Mapping, name: str) -> int | None:
+    """The stride of an experiment's training patches: CutPaste's own grid (`train_stride`, auto = the top-level
+    patches stride), else its first training dataset's patch store's."""
+    train = config["experiments"][name].get("train", [])
+    if not train:
+        return None
+    if family_of(config["experiments"][name]) == "cutpaste":
+        stride = experiment_settings(config, name)["train_stride"]
+        return config["patches"]["stride"] if stride == "auto" else stride
+    return patch_settings(config, train[0])["stride"]
+
+
 def row_info(config: Mapping, name: str) -> dict:
     """What the study's tables say about an experiment: label, model, category, backbone, weights, whether its
     test images are denoised ("blur" in the thesis), training stride, threshold rule and where it was fitted."""
     spec = config["experiments"][name]
     settings = experiment_settings(config, name) if family_of(spec) != "baseline" else {}
     backbone = settings.get("backbone", {})
-    train = spec.get("train", [])
     threshold = spec.get("threshold", {})
     return {
         "experiment": name,
@@ -108,7 +119,7 @@ def row_info(config: Mapping, name: str) -> dict:
         "backbone": backbone.get("name", "-"),
         "weights": backbone.get("weights", "-"),
         "blur": source_spec(config, spec["test"])["denoised"] is not None,
-        "train_stride": patch_settings(config, train[0])["stride"] if train else None,
+        "train_stride": training_stride(config, name),
         "coreset": settings.get("coreset", {}).get("method", "-"),
         "threshold": f"{threshold.get('rule', 'f1')} on {threshold.get('fit_on', 'val')}",
         "thesis_row": config["report"].get("kitchen_rows", {}).get(name),
