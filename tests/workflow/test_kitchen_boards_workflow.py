@@ -107,13 +107,11 @@ def tiny_study() -> dict:
     study["datasets"]["kb-white-train"]["patches"]["stride"] = 128  # the thesis's training stride above the patch
     study["datasets"]["kb-edges-train"]["patches"]["stride"] = 112
     study["patches"].update(size=64, stride=32)
-    study["experiments"] = {
-        name: {**study["experiments"][name], "patch": dict(GRID)}
-        for name in ("pc-edges-r50-blur", "pc-white-r18", "pc-white-r18-sequential")
-    }
+    kept = ("pc-edges-r50-blur", "pc-white-r18", "pc-white-r18-sequential", "cp-white-r18", "cp-edges-r18-blur")
+    study["experiments"] = {name: {**study["experiments"][name], "patch": dict(GRID)} for name in kept}
     study["experiments"]["pc-white-r18-sequential"]["coreset"] = {"method": "sequential", "size": 40, "meld_size": 40}
     for name in ("cp-white-r18", "cp-edges-r18-blur"):  # CutPaste: a few steps of a few pairs of 64-pixel patches
-        study["experiments"][name] = {**study["experiments"][name], "patch": dict(GRID), "steps": 4}
+        study["experiments"][name]["steps"] = 4
     study["cutpaste"].update(
         batch_pairs=4,
         train_stride=32,
