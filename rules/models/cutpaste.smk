@@ -9,15 +9,11 @@ MAPS_FILES["cutpaste"] = lambda experiment, dataset: jobs_cutpaste.maps(config, 
 FAMILY_OUTPUTS["cutpaste"] = lambda: ["results/figures/cutpaste-gallery.png", "results/figures/cutpaste-training.png"]
 
 
-def training_datasets(experiment):
-    return expand("results/datasets/{dataset}", dataset=config["experiments"][experiment]["train"])
-
-
 # The checkpoint beside the weights is no output: Snakemake would delete it with a failed job, and the
 # next attempt resumes from it.
 rule train_cutpaste:
     input:
-        datasets=lambda wildcards: training_datasets(wildcards.experiment),
+        datasets=lambda wildcards: jobs_cutpaste.training_datasets(config, wildcards.experiment),
         weights=lambda wildcards: registry_weights(SETTINGS[wildcards.experiment]["backbone"]),
     output:
         "results/models/{experiment}/model.pt",
@@ -46,7 +42,7 @@ rule train_cutpaste:
 rule cutpaste_density:
     input:
         weights=lambda wildcards: jobs_cutpaste.weights(config, wildcards.experiment),
-        datasets=lambda wildcards: training_datasets(wildcards.experiment),
+        datasets=lambda wildcards: jobs_cutpaste.training_datasets(config, wildcards.experiment),
     output:
         "results/models/{experiment}/density.npz",
     wildcard_constraints:
@@ -98,7 +94,7 @@ rule cutpaste_maps:
 # The augmentations on the first CutPaste experiment's training patches (the thesis's Fig. 5.3).
 rule cutpaste_gallery:
     input:
-        lambda wildcards: training_datasets(CUTPASTE[0]),
+        lambda wildcards: jobs_cutpaste.training_datasets(config, CUTPASTE[0]),
     output:
         report("results/figures/cutpaste-gallery.png", category="Figures", caption="../../report/cutpaste-gallery.rst"),
     params:

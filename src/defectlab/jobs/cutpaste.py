@@ -71,6 +71,10 @@ def scorers(config: dict) -> list[str]:
     return list(dict.fromkeys(scorer(config, n) for n in experiments(config)))
 
 
+def training_datasets(config: dict, name: str) -> list[str]:
+    return [f"results/datasets/{dataset}" for dataset in config["experiments"][name]["train"]]
+
+
 def weights(config: dict, name: str) -> str:
     return f"results/models/{owner(config, name)}/model.pt"
 
