@@ -103,6 +103,15 @@ def read_record(path: str | os.PathLike) -> dict[str, Any]:
     return payload["record"]
 
 
+def read_settings(path: str | os.PathLike, required: str, trainer: str) -> dict[str, Any]:
+    """The model family's settings a run stored with its weights (`train(settings=...)`); a file whose settings
+    lack `required` was not written by `trainer`, and is refused naming it."""
+    settings = json.loads(load(path)["settings"]).get("settings", {})
+    if required not in settings:
+        raise ValueError(f"{path}: holds no settings of {trainer}; is it the output of {trainer}?")
+    return settings
+
+
 def read_snapshots(path: str | os.PathLike) -> tuple[list[int], list[torch.Tensor]]:
     """The steps and tensors a finished run recorded with `train(snapshot=...)` (none when it took none)."""
     read_record(path)  # refuses a checkpoint, saying so

@@ -8,7 +8,6 @@ padded), each window reconstructed on its own and the residuals of overlapping w
 smaller than the input is padded by repeating its edge pixels, and the padding is cut from its map.
 """
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +30,8 @@ TILES_PER_BATCH = 16  # windows reconstructed at once: bounds memory whatever th
 
 
 def stored_settings(weights: str | Path) -> dict[str, Any]:
-    """The settings `train_autoencoder` stored with the weights (the model's name among them)."""
-    config = json.loads(files.load(weights)["settings"])
-    settings = config.get("settings", {})
-    if "model" not in settings:
-        raise ValueError(f"{weights}: holds no autoencoder settings; is it the output of train_autoencoder?")
-    return settings
+    """The settings `train_autoencoder` stored with the weights."""
+    return files.read_settings(weights, "model", "train_autoencoder")
 
 
 def load_autoencoder(weights: str | Path, device: str = "auto") -> tuple[Autoencoder, dict[str, Any], dict]:

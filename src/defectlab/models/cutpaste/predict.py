@@ -14,7 +14,6 @@ contract (spec §5.5, §5.6).
 Pixels under no kept patch (dark background) score 0, as in PatchCore's maps.
 """
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +38,7 @@ from defectlab.training import load_weights
 
 def stored_settings(weights: str | Path) -> dict[str, Any]:
     """The settings `train_cutpaste` stored with the weights."""
-    config = json.loads(files.load(weights)["settings"])
-    settings = config.get("settings", {})
-    if "head_widths" not in settings:
-        raise ValueError(f"{weights}: holds no CutPaste settings; is it the output of train_cutpaste?")
-    return settings
+    return files.read_settings(weights, "head_widths", "train_cutpaste")
 
 
 def load_network(weights: str | Path, device: str = "auto") -> tuple[CutPasteNet, dict[str, Any], dict]:
