@@ -31,6 +31,9 @@ CLASSES: tuple[SurfaceClass, ...] = (
     SurfaceClass(12, "irregular", "defect"),
     SurfaceClass(13, "dirt", "defect"),
     SurfaceClass(14, "speck", "impurity"),
+    # The clutch (seed 004): minor irregularities near sharp edges, carved into the geometry like defects but
+    # never counted as one; their own class so their false positives can be measured (the paper's section 6).
+    SurfaceClass(15, "insignificant_defect", "impurity"),
 )
 OTHER_DEFECT = "other_defect"
 

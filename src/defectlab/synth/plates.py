@@ -16,14 +16,9 @@ split by a defect, or two touching stains, follow what the mask shows. Defects t
 precedence over water stains where they overlap.
 """
 
-import contextlib
-import ctypes
 import math
-import os
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import bpy
@@ -35,6 +30,7 @@ from scipy import ndimage
 from defectlab.classes import class_index
 from defectlab.data.layout import write_png
 from defectlab.seeds import derive_seed
+from defectlab.synth.nodes import Graph, Input, exact_labels, label_emission, material_output, render_pass, use_device
 from defectlab.synth.plan import (
     LIGHTS,
     MAX_DEFECTS,
@@ -56,8 +52,6 @@ BASE_COLOR = (0.91, 0.92, 0.92)  # aluminium reflectance R_in (linear)
 BRUSH_FREQUENCY = (20.0, 400.0, 0.0)  # brushing-noise frequency along and across the brushing (1/m), times the scale
 BRUSH_DEPTH = 0.0003  # Bump distance of the brushing noise (its height is in [0, 1])
 BACKDROP_DEPTH = 0.002  # m of black backdrop below the plate
-LABEL_FILTER_WIDTH = 0.01  # px: label pixels sample their centre only
-IMAGE_FILTER_WIDTH = 1.5  # px, Blender's default Gaussian
 FINGERPRINT_WARP_FREQUENCY = 150.0  # 1/m: how quickly the ridges bend
 FINGERPRINT_ROUGHNESS = 0.15  # roughness added on a ridge
 STICKER_LIFT = 0.00015  # m: sticker thickness above the plate
@@ -71,73 +65,9 @@ BUBBLE_HEIGHT = 0.0002  # m
 STAIN = class_index("water_stain")
 FINGERPRINT = class_index("fingerprint")
 STICKER = class_index("sticker")
-Input = bpy.types.NodeSocket | float | tuple[float, ...]
 
 
-class _Graph:
-    """Terse shader-node building: each call adds one node, links socket arguments, sets plain ones."""
-
-    def __init__(self, tree: bpy.types.NodeTree) -> None:
-        self.tree = tree
-
-    def node(self, kind: str, name: str | None = None, **props: object) -> bpy.types.Node:
-        node = self.tree.nodes.new(kind)
-        if name:
-            node.name = node.label = name
-        for key, value in props.items():
-            setattr(node, key, value)
-        return node
-
-    def feed(self, socket: bpy.types.NodeSocket, value: Input) -> None:
-        if isinstance(value, bpy.types.NodeSocket):
-            self.tree.links.new(value, socket)
-        else:
-            socket.default_value = value
-
-    def value(self, name: str) -> bpy.types.NodeSocket:
-        """A Value node: one per-sample scalar, set by name."""
-        return self.node("ShaderNodeValue", name).outputs[0]
-
-    def vector(self, name: str) -> bpy.types.NodeSocket:
-        """A Combine XYZ node: one per-sample vector, set by name."""
-        return self.node("ShaderNodeCombineXYZ", name).outputs[0]
-
-    def math(
-        self, operation: str, a: Input, b: Input = 0.0, c: Input = 0.0, clamp: bool = False
-    ) -> bpy.types.NodeSocket:
-        node = self.node("ShaderNodeMath", operation=operation, use_clamp=clamp)
-        for socket, value in zip(node.inputs, (a, b, c), strict=True):
-            self.feed(socket, value)
-        return node.outputs[0]
-
-    def vmath(self, operation: str, a: Input, b: Input | None = None, c: Input | None = None) -> bpy.types.NodeSocket:
-        node = self.node("ShaderNodeVectorMath", operation=operation)
-        self.feed(node.inputs[0], a)
-        if b is not None:
-            self.feed(node.inputs["Scale" if operation == "SCALE" else 1], b)
-        if c is not None:
-            self.feed(node.inputs[2], c)
-        return node.outputs["Value" if operation in ("DOT_PRODUCT", "LENGTH") else "Vector"]
-
-    def mix(self, a: Input, b: Input, factor: Input) -> bpy.types.NodeSocket:
-        """`b` where factor is 1, `a` where it is 0."""
-        node = self.node("ShaderNodeMix", data_type="FLOAT")
-        sockets = {s.identifier: s for s in node.inputs}
-        for key, value in (("Factor_Float", factor), ("A_Float", a), ("B_Float", b)):
-            self.feed(sockets[key], value)
-        return node.outputs[0]
-
-    def set(self, name: str, value: float | tuple[float, ...]) -> None:
-        """Set a per-sample Value (scalar) or Combine XYZ (vector) node."""
-        node = self.tree.nodes[name]
-        if node.bl_idname == "ShaderNodeValue":
-            node.outputs[0].default_value = value
-        else:
-            for socket, v in zip(node.inputs, value, strict=True):
-                socket.default_value = v
-
-
-def _defect_slot(g: _Graph, p: bpy.types.NodeSocket, i: int) -> tuple[bpy.types.NodeSocket, bpy.types.NodeSocket]:
+def _defect_slot(g: Graph, p: bpy.types.NodeSocket, i: int) -> tuple[bpy.types.NodeSocket, bpy.types.NodeSocket]:
     """Height and coverage (0/1) of defect slot `i` at object-space point `p`.
 
     The distance to the slot's centre line is `Defect.distance` (u along the chord, v
@@ -164,7 +94,7 @@ def _defect_slot(g: _Graph, p: bpy.types.NodeSocket, i: int) -> tuple[bpy.types.
 
 
 def _fingerprint_slot(
-    g: _Graph, p: bpy.types.NodeSocket, j: int
+    g: Graph, p: bpy.types.NodeSocket, j: int
 ) -> tuple[bpy.types.NodeSocket, bpy.types.NodeSocket, bpy.types.NodeSocket]:
     """Reflectance change, roughness change and coverage (0/1) of fingerprint slot `j`.
 
@@ -191,7 +121,7 @@ def _fingerprint_slot(
     )
 
 
-def _water_stains(g: _Graph, p: bpy.types.NodeSocket) -> tuple[bpy.types.NodeSocket, bpy.types.NodeSocket]:
+def _water_stains(g: Graph, p: bpy.types.NodeSocket) -> tuple[bpy.types.NodeSocket, bpy.types.NodeSocket]:
     """Reflectance change and coverage (0/1) of Algorithm 1 with jittered-grid centres.
 
     Voronoi F1 in 3-D with randomness 1 is jittered sampling: one uniform point per grid cell
@@ -220,30 +150,11 @@ def _water_stains(g: _Graph, p: bpy.types.NodeSocket) -> tuple[bpy.types.NodeSoc
     return g.math("MULTIPLY", g.math("MULTIPLY", decay, g.value("stain.alpha")), covered), covered
 
 
-def _label_emission(g: _Graph, label_class: Input, label_instance: Input) -> bpy.types.NodeSocket:
-    """An emission shader whose colour carries class / 255 (red) and instance / 255 (green)."""
-    colour = g.node("ShaderNodeCombineXYZ")
-    g.feed(colour.inputs["X"], label_class)
-    g.feed(colour.inputs["Y"], label_instance)
-    emission = g.node("ShaderNodeEmission")
-    g.feed(emission.inputs["Color"], colour.outputs[0])
-    return emission.outputs[0]
-
-
-def _output(g: _Graph, appearance: bpy.types.NodeSocket, label: bpy.types.NodeSocket) -> None:
-    """Show `appearance`, or `label` when the material's `label_mode` value is 1."""
-    shader = g.node("ShaderNodeMixShader")
-    g.feed(shader.inputs["Fac"], g.value("label_mode"))
-    g.feed(shader.inputs[1], appearance)
-    g.feed(shader.inputs[2], label)
-    g.feed(g.node("ShaderNodeOutputMaterial").inputs["Surface"], shader.outputs[0])
-
-
 def _plate_material() -> bpy.types.Material:
     """The brushed-aluminium material with defects, water stains, fingerprints and the label emission."""
     material = bpy.data.materials.new("plate")
     material.use_nodes = True
-    g = _Graph(material.node_tree)
+    g = Graph(material.node_tree)
     g.tree.nodes.clear()
     p = g.node("ShaderNodeTexCoord").outputs["Object"]
 
@@ -287,7 +198,7 @@ def _plate_material() -> bpy.types.Material:
     g.feed(tangent.inputs["Y"], 1.0)
     g.feed(metal.inputs["Tangent"], tangent.outputs[0])
     g.feed(metal.inputs["Normal"], defect_bump.outputs["Normal"])
-    _output(g, metal.outputs[0], _label_emission(g, label_class, label_instance))
+    material_output(g, metal.outputs[0], label_emission(g, label_class, label_instance))
     return material
 
 
@@ -295,7 +206,7 @@ def _sticker_material(name: str, ink: bool) -> bpy.types.Material:
     """A sticker's paper (white, with air bubbles under it) or its marker ink; both label as the sticker."""
     material = bpy.data.materials.new(name)
     material.use_nodes = True
-    g = _Graph(material.node_tree)
+    g = Graph(material.node_tree)
     g.tree.nodes.clear()
     surface = g.node("ShaderNodeBsdfPrincipled")
     g.feed(surface.inputs["Base Color"], STICKER_INK if ink else STICKER_PAPER)
@@ -314,7 +225,7 @@ def _sticker_material(name: str, ink: bool) -> bpy.types.Material:
         g.feed(bump.inputs["Distance"], 1.0)
         g.feed(bump.inputs["Height"], g.math("MULTIPLY", g.math("MULTIPLY", dome, kept), BUBBLE_HEIGHT))
         g.feed(surface.inputs["Normal"], bump.outputs["Normal"])
-    _output(g, surface.outputs[0], _label_emission(g, STICKER / 255, g.value("sticker.instance")))
+    material_output(g, surface.outputs[0], label_emission(g, STICKER / 255, g.value("sticker.instance")))
     return material
 
 
@@ -400,32 +311,10 @@ def _add_world(scene: bpy.types.Scene) -> None:
     scene.world.node_tree.nodes["Background"].inputs["Strength"].default_value = AMBIENT
 
 
-def _use_device(scene: bpy.types.Scene, device: str) -> None:
-    """Render on `device` (CPU or a GPU backend); without such a GPU, warn and stay on the CPU."""
-    scene.cycles.device = "CPU"
-    if device == "CPU":
-        return
-    preferences = bpy.context.preferences.addons["cycles"].preferences
-    try:
-        preferences.compute_device_type = device
-    except TypeError:  # backend not built into this Blender
-        print(f"warning: Cycles has no {device} backend here; rendering on the CPU", flush=True)
-        return
-    preferences.refresh_devices()
-    gpus = [d for d in preferences.devices if d.type == device]
-    if not gpus:
-        print(f"warning: no {device} device found; rendering on the CPU", flush=True)
-        return
-    for d in preferences.devices:
-        d.use = d.type == device
-    scene.cycles.device = "GPU"
-    print(f"rendering on {', '.join(d.name for d in gpus)} ({device})", flush=True)
-
-
 def _configure_cycles(scene: bpy.types.Scene, render_cfg: dict) -> None:
     """Cycles settings shared by both passes; the passes differ only in what `PlateScene._render_pass` sets."""
     scene.render.engine = "CYCLES"
-    _use_device(scene, render_cfg.get("device", "CPU"))
+    use_device(scene, render_cfg.get("device", "CPU"))
     scene.render.resolution_x = scene.render.resolution_y = render_cfg.get("resolution", 256)
     scene.render.resolution_percentage = 100
     if render_cfg.get("threads"):  # the job's cores, not the node's: Cycles would take them all
@@ -503,21 +392,6 @@ def _fingerprint_values(
     }
 
 
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence C-level stdout (Blender prints a status line per render step) so a job log has a line per sample."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-        yield
-    finally:
-        ctypes.CDLL(None).fflush(None)  # drop Blender's buffered lines before stdout comes back
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 class PlateScene:
     """The plate scene, built once; `render` sets one sample's values and renders each view's image and labels.
 
@@ -537,8 +411,8 @@ class PlateScene:
         _add_stickers(self.scene)
         self.camera = _add_camera(self.scene)
         _add_ring_light(self.scene, self.camera)
-        self.graphs = [_Graph(m.node_tree) for m in bpy.data.materials if "label_mode" in m.node_tree.nodes]
-        self.graph = _Graph(bpy.data.materials["plate"].node_tree)
+        self.graphs = [Graph(m.node_tree) for m in bpy.data.materials if "label_mode" in m.node_tree.nodes]
+        self.graph = Graph(bpy.data.materials["plate"].node_tree)
         self.exposure = 0.0
 
     def _set_plate(self, sample: PlateSample) -> None:
@@ -582,8 +456,8 @@ class PlateScene:
             number.data.size = 0.6 * sticker.height
             instance = (len(sample.defects) + k + 1) / 255
             for name in (f"sticker{k}", f"number{k}"):
-                _Graph(bpy.data.materials[name].node_tree).set("sticker.instance", instance)
-            paper = _Graph(bpy.data.materials[f"sticker{k}"].node_tree)
+                Graph(bpy.data.materials[name].node_tree).set("sticker.instance", instance)
+            paper = Graph(bpy.data.materials[f"sticker{k}"].node_tree)
             paper.set("bubbles.offset", (sticker.bubble_offset, 0.0, 0.0))
             paper.set("bubbles.fraction", sticker.bubbles)
 
@@ -597,24 +471,8 @@ class PlateScene:
         self.scene.cycles.seed = sample.seed % 2**31
 
     def _render_pass(self, path: Path, label: bool) -> np.ndarray:
-        """Render the appearance (8-bit sRGB) or the label colours (16-bit, raw) and read the PNG back."""
-        scene, cycles = self.scene, self.scene.cycles
-        for graph in self.graphs:
-            graph.set("label_mode", 1.0 if label else 0.0)
-        cycles.samples = 1 if label else self.samples
-        cycles.use_adaptive_sampling = self.adaptive and not label
-        cycles.use_denoising = self.denoise and not label
-        cycles.filter_width = LABEL_FILTER_WIDTH if label else IMAGE_FILTER_WIDTH
-        scene.view_settings.view_transform = "Raw" if label else "Standard"
-        scene.view_settings.exposure = 0.0 if label else self.exposure
-        scene.render.image_settings.color_depth = "16" if label else "8"
-        scene.render.filepath = str(path)
-        with _quiet_stdout():
-            bpy.ops.render.render(write_still=True)
-        pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if pixels is None:
-            raise RuntimeError(f"Blender wrote no image to {path}")
-        return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+        image = {"samples": self.samples, "adaptive_sampling": self.adaptive, "denoise": self.denoise}
+        return render_pass(self.scene, self.graphs, path, label, image | {"exposure": self.exposure})
 
     def render(self, sample: PlateSample, out_dir: str | Path) -> list[dict]:
         """Write images/, masks/ and instances/ PNGs of each view of `sample` under `out_dir`; return index rows."""
@@ -654,10 +512,7 @@ def decode_labels(label: np.ndarray, n_labelled: int) -> tuple[np.ndarray, np.nd
     the label render was filtered or colour-managed, which is an error. Water stains, which
     the render labels by class only, are numbered after the `n_labelled` instances it names.
     """
-    channels = label[..., :2].astype(np.int64)
-    if (channels % 257).any():
-        raise ValueError("label render is not exact: values are not multiples of 257")
-    mask, instances = (channels // 257).transpose(2, 0, 1)
+    mask, instances = exact_labels(label)
     if np.isin(mask[instances > 0], (0, STAIN)).any() or (instances[(mask > 0) & (mask != STAIN)] == 0).any():
         raise ValueError(
             "label render: instance and class disagree (instance on background or stain, or class without instance)"
