@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run study autoencoders kitchen-boards test lint report clean
+.PHONY: run study autoencoders kitchen-boards clutch test lint report clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ KITCHEN := --configfile config/kitchen-boards.yaml config/kitchen-boards-small.y
 kitchen-boards: $(STAMP)
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) $(KITCHEN)
 	$(BIN)/snakemake --profile profiles/local $(KITCHEN) --report results/kitchen-boards-report.html
+
+CLUTCH := --configfile config/clutch.yaml config/clutch-small.yaml
+clutch: $(STAMP)
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) $(CLUTCH)
+	$(BIN)/snakemake --profile profiles/local $(CLUTCH) --report results/clutch-report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -ra

@@ -199,7 +199,10 @@ def first_experiment():
 
 def gallery_plate():
     """The dataset whose first plate the gallery renders: the first experiment's first rendered training
-    dataset, else any rendered training dataset; None when the config renders no training plates."""
+    dataset, else any rendered training dataset; None when the config renders no training plates or has no
+    experiment (whose test data the gallery shows beside it)."""
+    if not config["experiments"]:
+        return None
     spec = config["experiments"][first_experiment()]
     candidates = [*spec.get("train", []), *(n for n in config["datasets"] if config["datasets"][n]["split"] == "train")]
     return next((n for n in candidates if n in generated_by("plates")), None)
@@ -218,15 +221,16 @@ def evaluation_inputs(wildcards):
 def final_outputs():
     """Every dataset, the metrics of every experiment in one table with a figure each, the plates gallery when
     plates are rendered for training, the chess, noise and boards galleries when those are generated with an
-    anomaly,
+    anomaly, the clutch gallery when a clutch dataset has defects,
     what each model family present adds (its study tables, figures) and the kitchen-board study's tables."""
     families = dict.fromkeys(family_of(spec) for spec in config["experiments"].values())
+    metrics = ["results/tables/metrics.parquet", "results/tables/summary.md"] if config["experiments"] else []
     return [
-        "results/tables/metrics.parquet",
-        "results/tables/summary.md",
+        *metrics,
         *(["results/figures/plates-gallery.png"] if gallery_plate() else []),
         *(["results/figures/procedural-gallery.png"] if PROCEDURAL_GALLERY else []),
         *(["results/figures/boards-gallery.png"] if BOARDS_GALLERY else []),
+        *(["results/figures/clutch-gallery.png"] if CLUTCH_GALLERY else []),
         *(output for family in families for output in FAMILY_OUTPUTS[family]()),
         *jobs_kitchen.outputs(config),  # the kitchen-board study's tables, of patch-unit experiments (report.smk)
         *expand("results/datasets/{dataset}", dataset=config["datasets"]),

@@ -224,8 +224,8 @@ def test_a_copy_lacking_categories_says_which_before_any_job(tmp_path: Path):
         ),
         ({"sources": {"mvtec": {}}}, "config: sources.mvtec: no registry entry 'mvtec' in "),
         (
-            {"datasets": {"clutch-train": {"split": "train", "source": {"entry": "clutch"}}}},
-            "config: datasets.clutch-train.source.entry: clutch has no converter yet: ",
+            {"datasets": {"gears-train": {"split": "train", "source": {"entry": "csem_misd"}}}},
+            "config: datasets.gears-train.source.entry: csem_misd has no converter yet: ",
         ),
         (
             {"datasets": {"screw-train": {"split": "train", "source": {"entry": "mvtec_ad", "objects": ["srew"]}}}},

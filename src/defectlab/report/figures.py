@@ -32,6 +32,7 @@ CLASS_COLOURS = {  # per class: defects in warm colours, impurities in cool ones
     "irregular": (0.95, 0.0, 0.75),
     "dirt": (0.65, 0.5, 0.2),
     "speck": (0.45, 0.75, 0.95),
+    "insignificant_defect": (0.3, 0.95, 0.95),
 }
 CLASS_DETAIL_CMAP = ListedColormap([CLASS_COLOURS[c.name] for c in CLASSES])
 EXCLUDED_CMAP = ListedColormap([(0.05, 0.1, 0.45)])  # the thesis's dark blue over background and labels

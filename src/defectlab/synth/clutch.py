@@ -188,16 +188,18 @@ class ClutchScene:
         name = f"defect{instance}-{region}" if instance else f"unlabelled-{len(bpy.data.materials)}-{region}"
         return clutch_materials.defect_material(self.regions[REGIONS.index(region)], cls, instance, name)
 
-    def render_view(self, view: View, tmp: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """A view's 8-bit grayscale image, class mask (uint8) and instance mask (uint16)."""
+    def render_view(self, view: View, tmp: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A view's 8-bit grayscale image, class mask (uint8), instance mask (uint16) and region map (-1: table)."""
         look_at(self.camera, view)
         self.background.inputs["Strength"].default_value = AMBIENT
         self.ring.hide_render = False
         image = render_pass(self.scene, self.graphs, tmp / "image.png", False, self.image, colour="BW")
         self.background.inputs["Strength"].default_value = 0.0
         self.ring.hide_render = True
-        mask, instances = exact_labels(render_pass(self.scene, self.graphs, tmp / "label.png", True, self.image))
-        return image, mask.astype(np.uint8), instances.astype(np.uint16)
+        mask, instances, regions = exact_labels(
+            render_pass(self.scene, self.graphs, tmp / "label.png", True, self.image)
+        )
+        return image, mask.astype(np.uint8), instances.astype(np.uint16), regions - 1
 
 
 def render_object(clutch: ClutchObject, spec: dict, render_cfg: dict, out_dir: str | Path) -> pd.DataFrame:
@@ -212,7 +214,7 @@ def render_object(clutch: ClutchObject, spec: dict, render_cfg: dict, out_dir: s
     for k, view in enumerate(clutch.views):
         start = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="clutch-render-") as tmp:
-            image, mask, instances = scene.render_view(view, Path(tmp))
+            image, mask, instances, regions = scene.render_view(view, Path(tmp))
         if clutch.blur > 0:
             image = cv2.GaussianBlur(image, (0, 0), clutch.blur)
         image = add_sensor_noise(image, noise, derive_seed(clutch.seed, "sensor", k))
@@ -221,8 +223,16 @@ def render_object(clutch: ClutchObject, spec: dict, render_cfg: dict, out_dir: s
         write_png(out_dir / "masks" / f"{image_id}.png", mask)
         write_png(out_dir / "instances" / f"{image_id}.png", instances)
         rows.append(
-            {"id": image_id, "split": clutch.split, "object": clutch.id, "view": k, "examined": view.examined}
+            {
+                "id": image_id,
+                "split": clutch.split,
+                "object": clutch.id,
+                "view": k,
+                "light": "ring",
+                "examined": view.examined,
+            }
             | {f"camera_{axis}": value for axis, value in zip("xyz", view.position, strict=True)}
+            | {f"px_{region}": int((regions == r).sum()) for r, region in enumerate(REGIONS)}
             | clutch.index_row()
         )
         print(f"[{k + 1}/{len(clutch.views)}] {image_id}: {time.perf_counter() - start:.2f} s", flush=True)

@@ -32,6 +32,7 @@ SCRATCH_STEP = 0.0005  # m between polyline points
 SCRATCH_POINTS = (8, 96)
 PLACEMENT_TRIES = 64
 UNDERSIDE = -0.5  # faces whose normal's z is below this are not examined (the part lies on them)
+EDGE_ANGLE = math.radians(20)  # edges whose faces meet at more than this are sharp
 HALF_WIDTH = math.sin(math.radians(60))  # profile half-width at the surface, over its semi-axis
 
 
@@ -86,28 +87,22 @@ class Surface:
 
 
 class SharpEdges:
-    """Points beside the mesh's sharp edges (where insignificant defects sit), picked by uniform numbers."""
+    """Points beside the mesh's edges sharper than EDGE_ANGLE (where insignificant defects sit: hole rims, the
+    thread, the steps of the bevels), picked by uniform numbers."""
 
     def __init__(self, obj: bpy.types.Object) -> None:
-        mesh = obj.data
-        sharp = mesh.attributes.get("sharp_edge")
-        flags = np.zeros(len(mesh.edges), dtype=bool)
-        if sharp is not None:
-            sharp.data.foreach_get("value", flags)
-        faces_of: dict[int, list[int]] = {}
-        for polygon in mesh.polygons:
-            if polygon.normal.z > UNDERSIDE:
-                for key in polygon.edge_keys:
-                    faces_of.setdefault(key, []).append(polygon.index)
-        self.mesh = mesh
-        self.edges = [
-            (e.vertices[0], e.vertices[1], faces_of[e.key])
-            for e in mesh.edges
-            if flags[e.index] and faces_of.get(e.key)
-        ]
+        bm = bmesh.new()
+        bm.from_mesh(obj.data)
+        self.edges = []
+        for edge in bm.edges:
+            faces = [f.index for f in edge.link_faces if f.normal.z > UNDERSIDE]
+            if faces and edge.is_manifold and edge.calc_face_angle(0.0) > EDGE_ANGLE:
+                self.edges.append((edge.verts[0].index, edge.verts[1].index, faces))
+        bm.free()
         if not self.edges:
             raise ValueError("insignificant_defects: the part has no sharp edge on its examined faces")
-        lengths = [(mesh.vertices[a].co - mesh.vertices[b].co).length for a, b, _ in self.edges]
+        self.mesh = obj.data
+        lengths = [(self.mesh.vertices[a].co - self.mesh.vertices[b].co).length for a, b, _ in self.edges]
         self.cumulative = np.cumsum(lengths)
 
     def point(self, u: float, v: float, w: float, distance: float, surface: "Surface") -> tuple[Vector, Vector, int]:
@@ -257,13 +252,35 @@ def carve(
         )
     if cutters:
         boolean(obj, cutters, transfer=True)
+        sharpen_rims(obj, len(REGIONS))
     return carved
 
 
-def carved_depth(obj: bpy.types.Object, defect: Carved, above: float = 0.001) -> float:
-    """The depth below the planned surface point along its normal, by a ray cast from `above` over it."""
+def sharpen_rims(obj: bpy.types.Object, regions: int) -> None:
+    """Mark the edges where a carved face (a material slot after the first `regions`) meets the surface as creases,
+    so the surface around a defect keeps its own normals (smooth shading would otherwise tilt the long triangles
+    the boolean makes from the rim across the face)."""
+    mesh = obj.data
+    materials = np.empty(len(mesh.polygons), np.int32)
+    mesh.polygons.foreach_get("material_index", materials)
+    carved = materials >= regions
+    sides: dict[tuple[int, int], set[bool]] = {}
+    for polygon in mesh.polygons:
+        for key in polygon.edge_keys:
+            sides.setdefault(key, set()).add(bool(carved[polygon.index]))
+    sharp = mesh.attributes.get("sharp_edge") or mesh.attributes.new("sharp_edge", "BOOLEAN", "EDGE")
+    flags = np.zeros(len(mesh.edges), dtype=bool)
+    sharp.data.foreach_get("value", flags)
+    rims = np.array([len(sides.get(edge.key, ())) == 2 for edge in mesh.edges])
+    sharp.data.foreach_set("value", flags | rims)
+    mesh.update()
+
+
+def carved_depth(obj: bpy.types.Object, defect: Carved) -> float:
+    """The depth below the planned surface point along its normal, by a ray cast from the cutter's top (3 depths
+    over the surface: inside the carved hollow, below any other face of the part)."""
     normal = Vector(defect.normal)
-    hit, location, _, _ = obj.ray_cast(Vector(defect.point) + normal * above, -normal)
+    hit, location, _, _ = obj.ray_cast(Vector(defect.point) + normal * 3 * defect.depth, -normal)
     if not hit:
         raise ValueError(f"ray cast at defect {defect.instance} hit nothing")
     return (Vector(defect.point) - location).dot(normal)

@@ -27,12 +27,14 @@ from defectlab.synth.clutch_plan import REGIONS
 SEGMENTS = 192  # around the outer circles: a facet of the 60 mm flange spans 2 mm
 BEVEL_SEGMENTS = 3
 BEVEL_ANGLE = math.radians(40)  # edges sharper than this are bevelled
-SHARP_ANGLE = math.radians(30)  # edges sharper than this shade as creases (and hold insignificant defects)
+SHARP_ANGLE = math.radians(10)  # edges sharper than this shade as creases: a flat face shades flat however the
+# booleans triangulate it (its rim vertices keep its own normal), the circles' facets (<= 6 deg) shade round
 THREAD_POINTS_PER_TURN = 48
 THREAD_PROFILE = 8
 UP, WALL = 0.9, 0.15  # |normal.z| above UP: flat; below WALL: upright; between: transition
 TURNED_TOLERANCE = 2e-4  # m: a facet's centre lies this close to its circle's radius
 RADIAL = 0.95  # a wall whose normal is this close to radial faces the axis (turned)
+WELD_DISTANCE = 1e-9  # mesh units: corners this close are one vertex
 MESH_SUFFIXES = {".stl": "stl_import", ".obj": "obj_import", ".ply": "ply_import"}
 
 
@@ -83,6 +85,28 @@ def bake(obj: bpy.types.Object) -> None:
     bpy.data.meshes.remove(old)
 
 
+def canonical(obj: bpy.types.Object) -> None:
+    """Put vertices, edges and faces in an order of their own (by position): the EXACT boolean's output order can
+    follow its threads, and the order decides the render's BVH, so the same settings give the same bytes."""
+    bm = bmesh.new()
+    bm.from_mesh(obj.data)
+    _sort(bm.verts, lambda v: tuple(v.co))
+    _sort(bm.edges, lambda e: tuple(sorted(v.index for v in e.verts)))
+    _sort(bm.faces, lambda f: (f.material_index, *sorted(v.index for v in f.verts)))
+    bm.to_mesh(obj.data)
+    bm.free()
+
+
+def _sort(elements: bmesh.types.BMVertSeq | bmesh.types.BMEdgeSeq | bmesh.types.BMFaceSeq, key) -> None:
+    """Sort a bmesh sequence by a tuple key (bmesh sorts by numbers: the rank of each element's key)."""
+    elements.index_update()
+    order = sorted(range(len(elements)), key=lambda i, items=list(elements): key(items[i]))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    elements.sort(key=lambda element: int(rank[element.index]))
+    elements.index_update()
+
+
 def boolean(
     obj: bpy.types.Object, cutters: list[bpy.types.Object], operation: str = "DIFFERENCE", transfer: bool = False
 ) -> None:
@@ -104,6 +128,7 @@ def boolean(
     for cutter in cutters:
         cutter.hide_render = True
     bake(obj)
+    canonical(obj)
     for cutter in cutters:
         mesh = cutter.data
         bpy.data.objects.remove(cutter, do_unlink=True)
@@ -147,7 +172,7 @@ def build_part(part: dict) -> bpy.types.Object:
     for k in range(part["bolt_holes"]):
         a = 2 * math.pi * k / part["bolt_holes"]
         at = (part["bolt_circle_radius"] * math.cos(a), part["bolt_circle_radius"] * math.sin(a))
-        holes.append(_cylinder(f"bolt{k}", part["bolt_hole_radius"], -0.01, top + 0.01, 32, at))
+        holes.append(_cylinder(f"bolt{k}", part["bolt_hole_radius"], -0.01, top + 0.01, 64, at))
     for k in range(part["windows"]):
         a = 2 * math.pi * (k + 0.5) / part["windows"]
         r = part["window_circle_radius"]
@@ -175,7 +200,7 @@ def import_mesh(path: str | Path, scale: float = 1.0) -> bpy.types.Object:
     if not path.is_file():
         raise ValueError(f"part.mesh: no file {path}")
     before = set(bpy.data.objects)
-    getattr(bpy.ops.wm, operator)(filepath=str(path))
+    getattr(bpy.ops.wm, operator)(filepath=str(path), forward_axis="Y", up_axis="Z")  # the file's axes as they are
     meshes = [o for o in set(bpy.data.objects) - before if o.type == "MESH"]
     if len(meshes) != 1:
         raise ValueError(f"part.mesh: {path.name} holds {len(meshes)} mesh objects, need exactly 1")
@@ -183,6 +208,11 @@ def import_mesh(path: str | Path, scale: float = 1.0) -> bpy.types.Object:
     obj.name = "clutch"
     obj.scale = [s * scale for s in obj.scale]
     bake(obj)
+    bm = bmesh.new()  # STL stores each triangle's own corners: weld them, so the mesh is closed
+    bm.from_mesh(obj.data)
+    bmesh.ops.remove_doubles(bm, verts=bm.verts, dist=WELD_DISTANCE * scale)
+    bm.to_mesh(obj.data)
+    bm.free()
     lowest = min(v.co.z for v in obj.data.vertices)
     obj.data.transform(Matrix.Translation((0.0, 0.0, -lowest)))
     finish(obj)

@@ -11,6 +11,7 @@ or noise height through a Bump node):
 Per object the values `texture.roughness`, `texture.normal_strength`, `texture.scale` (lay spacing factor)
 and `texture.offset` (the pattern's phase: its seed) are set on each region's graph (`set_texture`).
 A defect's material is a copy of its region's after those are set, with `label.class` and `label.instance`.
+The label's third channel is the region (index + 1; 0 the table), so each view knows which textures it shows.
 """
 
 import math
@@ -76,7 +77,8 @@ def region_material(region: str) -> bpy.types.Material:
     if tangent is not None:
         g.feed(metal.inputs["Tangent"], tangent)
     g.feed(metal.inputs["Normal"], bump.outputs["Normal"])
-    material_output(g, metal.outputs[0], label_emission(g, g.value("label.class"), g.value("label.instance")))
+    label = label_emission(g, g.value("label.class"), g.value("label.instance"), (REGIONS.index(region) + 1) / 255)
+    material_output(g, metal.outputs[0], label)
     return material
 
 

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from defectlab.seeds import derive_seed
+from defectlab.synth.plan import resolve_spec
 
 REGIONS = ("milled", "turned", "fine_turned", "brushed", "transition")  # Fig. 1: four textures, a transition
 DEFECT_CLASSES = ("dent", "scratch")
@@ -332,6 +333,8 @@ def plan_object(name: str, spec: dict, seed: int, i: int) -> ClutchObject:
     if not regions or set(regions) - set(REGIONS):
         raise ValueError(f"defects.regions: {regions}; known: {', '.join(REGIONS)}")
     check_camera(spec)
+    light_of(spec)
+    part_of(spec)
     defective = i < defective_of(spec)
     return ClutchObject(
         id=f"{name}-{i:03d}",
@@ -391,11 +394,27 @@ def part_of(spec: dict) -> dict:
 
 def plan_clutch_dataset(name: str, spec: dict, seed: int) -> list[ClutchObject]:
     """All `spec["count"]` objects of dataset `name` (a spec from `resolve_spec`), in id order."""
-    light_of(spec)
-    part_of(spec)
     return [plan_object(name, spec, seed, i) for i in range(spec["count"])]
+
+
+def defect_bounds(spec: dict) -> tuple[int, int]:
+    """Defects every object holds at least, and one object at most (the start-up checks ask)."""
+    low, high = (int(v) for v in {**DEFECTS, **spec.get("defects", {})}["count"])
+    defective = defective_of(spec)
+    return (low if defective == spec["count"] else 0), (high if defective else 0)
 
 
 def images_of(spec: dict) -> int:
     views = {**VIEWS, **spec.get("views", {})}
     return spec["count"] * (int(views["examined"]) + int(views["extra"]))
+
+
+def gallery_datasets(datasets: dict) -> list[str]:
+    """What the clutch gallery shows: the first generated clutch dataset with defective objects, then the first
+    marked as the real domain (a stand-in), if any; none without a clutch dataset with defects."""
+    clutch = [n for n, s in datasets.items() if s.get("generator") == "clutch" and "source" not in s]
+    defective = [n for n in clutch if defective_of(resolve_spec(n, datasets)) > 0]
+    if not defective:
+        return []
+    real = [n for n in clutch if n != defective[0] and resolve_spec(n, datasets).get("domain") == "real"]
+    return [defective[0], *real[:1]]

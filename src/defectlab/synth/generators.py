@@ -8,7 +8,7 @@ defect. A new generator adds an entry here, a schema block (`$defs/generators/<n
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from defectlab.synth import boards, procedural
+from defectlab.synth import boards, clutch_plan, procedural
 from defectlab.synth.plan import plan_sample, views
 
 
@@ -49,11 +49,20 @@ BOARDS = Generator(
     defects=lambda sample: len(sample.anomalies),
 )
 
+CLUTCH = Generator(
+    plan=clutch_plan.plan_object,
+    images=clutch_plan.images_of,
+    max_defects=lambda spec: clutch_plan.defect_bounds(spec)[1],
+    min_defects=lambda spec: clutch_plan.defect_bounds(spec)[0],
+    defects=lambda clutch: len(clutch.defects),
+)
+
 GENERATORS: dict[str, Generator] = {
     "plates": PLATES,
     "chess": _procedural(procedural.plan_chess),
     "noise": _procedural(procedural.plan_noise),
     "boards": BOARDS,
+    "clutch": CLUTCH,
 }
 
 

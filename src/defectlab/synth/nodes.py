@@ -85,11 +85,15 @@ class Graph:
                 socket.default_value = v
 
 
-def label_emission(g: Graph, label_class: Input, label_instance: Input) -> bpy.types.NodeSocket:
-    """An emission shader whose colour carries class / 255 (red) and instance / 255 (green)."""
+def label_emission(
+    g: Graph, label_class: Input, label_instance: Input, label_extra: Input = 0.0
+) -> bpy.types.NodeSocket:
+    """An emission shader whose colour carries class / 255 (red), instance / 255 (green) and a generator's own
+    index / 255 (blue: the clutch's surface region)."""
     colour = g.node("ShaderNodeCombineXYZ")
     g.feed(colour.inputs["X"], label_class)
     g.feed(colour.inputs["Y"], label_instance)
+    g.feed(colour.inputs["Z"], label_extra)
     emission = g.node("ShaderNodeEmission")
     g.feed(emission.inputs["Color"], colour.outputs[0])
     return emission.outputs[0]
@@ -168,10 +172,10 @@ def render_pass(
     return pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
 
 
-def exact_labels(label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Class and instance indices (int64) of a raw 16-bit label render, refused unless exact."""
-    channels = label[..., :2].astype(np.int64)
+def exact_labels(label: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Class, instance and extra (blue) indices (int64) of a raw 16-bit label render, refused unless exact."""
+    channels = label.astype(np.int64)
     if (channels % 257).any():
         raise ValueError("label render is not exact: values are not multiples of 257")
-    mask, instances = (channels // 257).transpose(2, 0, 1)
-    return mask, instances
+    mask, instances, extra = (channels // 257).transpose(2, 0, 1)
+    return mask, instances, extra

@@ -512,7 +512,7 @@ def decode_labels(label: np.ndarray, n_labelled: int) -> tuple[np.ndarray, np.nd
     the label render was filtered or colour-managed, which is an error. Water stains, which
     the render labels by class only, are numbered after the `n_labelled` instances it names.
     """
-    mask, instances = exact_labels(label)
+    mask, instances, _ = exact_labels(label)
     if np.isin(mask[instances > 0], (0, STAIN)).any() or (instances[(mask > 0) & (mask != STAIN)] == 0).any():
         raise ValueError(
             "label render: instance and class disagree (instance on background or stain, or class without instance)"

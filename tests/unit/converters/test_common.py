@@ -159,7 +159,7 @@ def test_ids_are_file_name_safe():
 
 def test_registry_names_every_converter_and_refuses_unknown_ones(tmp_path):
     expected = {"mvtec_ad", "kolektorsdd2", "dagm2007", "magnetic_tile", "fraunhofer_plates", "paint_defects"}
-    expected |= {"kitchen_boards"}
+    expected |= {"kitchen_boards", "clutch"}
     assert expected | {"severstal"} == set(CONVERTERS)
     assert all(callable(c) for c in CONVERTERS.values())
     with pytest.raises(ValueError, match="no converter for dataset 'kaggle'; known: mvtec_ad"):

@@ -84,22 +84,24 @@ def test_unknown_entry_is_refused_with_the_dataset_entries(registry):
 
 
 def test_entry_without_converter_is_refused_with_its_reason_and_what_to_do(registry):
-    message = _refused(check_options, {"clutch": {}}, registry)
-    assert message.startswith(f"config: sources.clutch: clutch has no converter yet: {registry['clutch'].no_converter}")
+    message = _refused(check_options, {"csem_misd": {}}, registry)
+    assert message.startswith(
+        f"config: sources.csem_misd: csem_misd has no converter yet: {registry['csem_misd'].no_converter}"
+    )
     assert "add a converter module to defectlab.data.converters" in message
     message = _refused(check_options, {"resnet50": {}}, registry)
     assert message == "config: sources.resnet50: resnet50 is a weights entry of the registry, not a dataset"
 
 
 def test_every_problem_is_listed_at_once(registry):
-    message = _refused(check_options, {"clutch": {}, "mvtec_ad": {"splts": {}}, "nope": {}}, registry)
+    message = _refused(check_options, {"csem_misd": {}, "mvtec_ad": {"splts": {}}, "nope": {}}, registry)
     assert len(message.splitlines()) == 3
 
 
 def test_a_dataset_of_an_entry_without_converter_is_refused(registry):
-    datasets = {"clutch-train": {"split": "train", "source": {"entry": "csem_misd"}}}
+    datasets = {"gears-train": {"split": "train", "source": {"entry": "csem_misd"}}}
     message = _refused(check_dataset_sources, datasets, registry)
-    assert message.startswith("config: datasets.clutch-train.source.entry: csem_misd has no converter yet: ")
+    assert message.startswith("config: datasets.gears-train.source.entry: csem_misd has no converter yet: ")
 
 
 def test_objects_of_an_entry_with_categories_are_its_categories(registry):

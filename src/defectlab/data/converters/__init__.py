@@ -23,8 +23,9 @@ Every converter module declares
     and returns the index it wrote (columns `common.INDEX_COLUMNS`).
 
 A registry entry without a converter says so (`converter: null` and why, in `no_converter`): CSEM-MISD (the
-004 study's fifth planar dataset, its reference [24]) and the clutch, whose archive layouts are not described
-anywhere. To add one, write a module as above, list it in MODULES and name it in the entry.
+004 study's fifth planar dataset, its reference [24]), whose archive layout is not described anywhere. The
+clutch's is not either: its converter (`clutch`) reads a guessed layout, each guess stated in its docstring.
+To add one, write a module as above, list it in MODULES and name it in the entry.
 """
 
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from defectlab.data.converters import (
+    clutch,
     dagm2007,
     fraunhofer_plates,
     kitchen_boards,
@@ -49,7 +51,17 @@ from defectlab.data.converters.options import option_problems
 if TYPE_CHECKING:
     from defectlab.data.registry import Registry
 
-MODULES = (mvtec_ad, kolektorsdd2, dagm2007, magnetic_tile, fraunhofer_plates, paint_defects, severstal, kitchen_boards)
+MODULES = (
+    mvtec_ad,
+    kolektorsdd2,
+    dagm2007,
+    magnetic_tile,
+    fraunhofer_plates,
+    paint_defects,
+    severstal,
+    kitchen_boards,
+    clutch,
+)
 CONVERTERS: dict[str, Converter] = {module.NAME: module.convert for module in MODULES}
 CLASS_MAPS: dict[str, ClassTable] = {module.NAME: module.CLASS_MAP for module in MODULES}
 OPTIONS: dict[str, dict[str, Any]] = {module.NAME: module.OPTIONS for module in MODULES}
