@@ -257,9 +257,9 @@ def test_unknown_model_and_generator_are_refused_listing_the_known_ones(tmp_path
     message = refusal(tmp_path, {"experiments": {"plates": {"model": "fcn"}}})
     known = "patchcore, cutpaste, cae, vae, aae, intensity, deviation"
     assert f"override.yaml:3: experiments.plates.model: unknown model 'fcn'; known: {known}" in message
-    message = refusal(tmp_path, {"datasets": {"plates-val": {"generator": "clutch"}}})
-    known = "known: plates, chess, noise, boards"
-    assert f"override.yaml:3: datasets.plates-val.generator: unknown generator 'clutch'; {known}" in message
+    message = refusal(tmp_path, {"datasets": {"plates-val": {"generator": "gears"}}})
+    known = "known: plates, chess, noise, boards, clutch"
+    assert f"override.yaml:3: datasets.plates-val.generator: unknown generator 'gears'; {known}" in message
 
 
 def test_a_key_the_generator_or_model_does_not_take_is_refused_naming_both(tmp_path: Path):

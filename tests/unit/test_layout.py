@@ -29,7 +29,7 @@ def test_a_dataset_in_the_layout_passes(dataset):
 
 def test_a_mask_of_0_and_255_is_refused_naming_the_file_and_values(dataset):
     write_png(dataset / "masks" / "p-1.png", np.where(load_sample(dataset, "p-0").mask > 0, 255, 0).astype(np.uint8))
-    message = r"ds/masks/p-1.png holds values \[255\] that are not class indices \(0..14: background, scratch, dent"
+    message = r"ds/masks/p-1.png holds values \[255\] that are not class indices \(0..15: background, scratch, dent"
     with pytest.raises(ValueError, match=message):
         check_dataset(dataset)
     with pytest.raises(ValueError, match=message):  # and wherever a sample is loaded

@@ -28,37 +28,20 @@ from defectlab.seeds import derive_seed
 from defectlab.synth import clutch_geometry, clutch_materials
 from defectlab.synth.clutch_defects import Carved, carve
 from defectlab.synth.clutch_plan import DEFECTS, REGIONS, ClutchObject, View, check_camera, light_of, part_of
-from defectlab.synth.nodes import Graph, exact_labels, render_pass, use_device
+from defectlab.synth.nodes import Graph, configure_cycles, exact_labels, render_pass
 from defectlab.synth.plates import add_sensor_noise
 
 AMBIENT = 0.01  # world strength: the small constant term (off in the label pass)
 TABLE_DROP = 0.0002  # m: the table below the part's foot (no coplanar faces)
 TABLE_SIZE = 2.0  # m
-BOUNCES = {"max": 6, "glossy": 4, "diffuse": 1}  # metal sees itself in the drum and the bore
+BOUNCES = (6, 4, 1)  # max, glossy, diffuse: metal sees itself in the drum and the bore
 RING_SEGMENTS = (64, 12)
 GLOSSY_FILTER = 1.0  # Cycles' filter glossy: fewer fireflies from the small ring light in polished metal
 INDIRECT_CLAMP = 10.0
 
 
 def _configure_cycles(scene: bpy.types.Scene, render_cfg: dict, camera: dict) -> None:
-    scene.render.engine = "CYCLES"
-    use_device(scene, render_cfg.get("device", "CPU"))
-    scene.render.resolution_x, scene.render.resolution_y = (int(v) for v in camera["resolution"])
-    scene.render.resolution_percentage = 100
-    if render_cfg.get("threads"):
-        scene.render.threads_mode, scene.render.threads = "FIXED", render_cfg["threads"]
-    scene.render.use_persistent_data = True
-    scene.render.use_compositing = scene.render.use_sequencer = False
-    scene.render.dither_intensity = 0.0
-    scene.render.image_settings.file_format = "PNG"
-    scene.render.image_settings.compression = 0
-    scene.view_settings.look = "None"
-    scene.cycles.pixel_filter_type = "GAUSSIAN"
-    scene.cycles.use_animated_seed = False
-    scene.cycles.max_bounces, scene.cycles.glossy_bounces = BOUNCES["max"], BOUNCES["glossy"]
-    scene.cycles.diffuse_bounces = BOUNCES["diffuse"]
-    scene.cycles.transmission_bounces = scene.cycles.volume_bounces = scene.cycles.transparent_max_bounces = 0
-    scene.cycles.caustics_reflective = scene.cycles.caustics_refractive = False
+    configure_cycles(scene, render_cfg, tuple(int(v) for v in camera["resolution"]), BOUNCES)
     scene.cycles.blur_glossy = GLOSSY_FILTER
     scene.cycles.sample_clamp_indirect = INDIRECT_CLAMP
 

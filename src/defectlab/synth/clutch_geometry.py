@@ -125,8 +125,6 @@ def boolean(
         for cutter in cutters:
             collection.objects.link(cutter)
         modifier.operand_type, modifier.collection = "COLLECTION", collection
-    for cutter in cutters:
-        cutter.hide_render = True
     bake(obj)
     canonical(obj)
     for cutter in cutters:

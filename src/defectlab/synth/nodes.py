@@ -130,6 +130,31 @@ def use_device(scene: bpy.types.Scene, device: str) -> None:
     print(f"rendering on {', '.join(d.name for d in gpus)} ({device})", flush=True)
 
 
+def configure_cycles(
+    scene: bpy.types.Scene, render_cfg: dict, resolution: tuple[int, int], bounces: tuple[int, int, int]
+) -> None:
+    """Cycles settings of every rendered generator: `resolution` (W, H), the device and threads of `render_cfg`,
+    a kept scene between renders, plain PNG output, a fixed seed, and (max, glossy, diffuse) `bounces`; the
+    passes differ only in what `render_pass` sets."""
+    scene.render.engine = "CYCLES"
+    use_device(scene, render_cfg.get("device", "CPU"))
+    scene.render.resolution_x, scene.render.resolution_y = resolution
+    scene.render.resolution_percentage = 100
+    if render_cfg.get("threads"):  # the job's cores, not the node's: Cycles would take them all
+        scene.render.threads_mode, scene.render.threads = "FIXED", render_cfg["threads"]
+    scene.render.use_persistent_data = True
+    scene.render.use_compositing = scene.render.use_sequencer = False
+    scene.render.dither_intensity = 0.0
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.compression = 0
+    scene.view_settings.look = "None"
+    scene.cycles.pixel_filter_type = "GAUSSIAN"
+    scene.cycles.use_animated_seed = False
+    scene.cycles.max_bounces, scene.cycles.glossy_bounces, scene.cycles.diffuse_bounces = bounces
+    scene.cycles.transmission_bounces = scene.cycles.volume_bounces = scene.cycles.transparent_max_bounces = 0
+    scene.cycles.caustics_reflective = scene.cycles.caustics_refractive = False
+
+
 @contextlib.contextmanager
 def quiet_stdout() -> Iterator[None]:
     """Silence C-level stdout (Blender prints a status line per render step) so a job log has a line per sample."""

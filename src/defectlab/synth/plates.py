@@ -30,7 +30,15 @@ from scipy import ndimage
 from defectlab.classes import class_index
 from defectlab.data.layout import write_png
 from defectlab.seeds import derive_seed
-from defectlab.synth.nodes import Graph, Input, exact_labels, label_emission, material_output, render_pass, use_device
+from defectlab.synth.nodes import (
+    Graph,
+    Input,
+    configure_cycles,
+    exact_labels,
+    label_emission,
+    material_output,
+    render_pass,
+)
 from defectlab.synth.plan import (
     LIGHTS,
     MAX_DEFECTS,
@@ -312,26 +320,9 @@ def _add_world(scene: bpy.types.Scene) -> None:
 
 
 def _configure_cycles(scene: bpy.types.Scene, render_cfg: dict) -> None:
-    """Cycles settings shared by both passes; the passes differ only in what `PlateScene._render_pass` sets."""
-    scene.render.engine = "CYCLES"
-    use_device(scene, render_cfg.get("device", "CPU"))
-    scene.render.resolution_x = scene.render.resolution_y = render_cfg.get("resolution", 256)
-    scene.render.resolution_percentage = 100
-    if render_cfg.get("threads"):  # the job's cores, not the node's: Cycles would take them all
-        scene.render.threads_mode, scene.render.threads = "FIXED", render_cfg["threads"]
-    scene.render.use_persistent_data = True
-    scene.render.use_compositing = scene.render.use_sequencer = False
-    scene.render.dither_intensity = 0.0
-    scene.render.image_settings.file_format = "PNG"
-    scene.render.image_settings.color_mode = "RGB"
-    scene.render.image_settings.compression = 0
-    scene.view_settings.look = "None"
-    scene.cycles.pixel_filter_type = "GAUSSIAN"
-    scene.cycles.use_animated_seed = False
-    scene.cycles.max_bounces = scene.cycles.glossy_bounces = 2  # metal reflects into lights, world or black
-    scene.cycles.diffuse_bounces = 0
-    scene.cycles.transmission_bounces = scene.cycles.volume_bounces = scene.cycles.transparent_max_bounces = 0
-    scene.cycles.caustics_reflective = scene.cycles.caustics_refractive = False
+    """Square images; metal reflects into lights, world or black (two glossy bounces, no diffuse)."""
+    size = render_cfg.get("resolution", 256)
+    configure_cycles(scene, render_cfg, (size, size), (2, 2, 0))
 
 
 def _slot_values(defect: Defect | None) -> dict[str, float | tuple[float, float, float]]:

@@ -99,7 +99,6 @@ from defectlab.data.converters.common import (
 from defectlab.data.converters.fraunhofer_plates import labelme_outlines
 from defectlab.data.converters.options import CLASSES_OPTION, SPLITS_OPTION, options_schema
 from defectlab.data.layout import listed
-from defectlab.runtime import atomic_output
 from defectlab.seeds import derive_seed
 
 NAME = "clutch"
@@ -310,8 +309,8 @@ def plan(source: Path, table: ClassTable, seed: int) -> list[Shot]:
 
 
 def with_objects(index: pd.DataFrame, shots: Sequence[Shot], splits: Splits) -> pd.DataFrame:
-    """The written index with each image's view number, object and its defectiveness, and the validation carve
-    of `splits` applied to the parts without validation objects."""
+    """The index `write_dataset` built, with each image's view number, object and its defectiveness, and the
+    validation carve of `splits` applied to the parts without validation objects."""
     added = pd.DataFrame(
         [(s.item.id, s.view, s.clutch, s.defective) for s in shots], columns=["id", "view", *EXTRA_COLUMNS]
     )
@@ -334,8 +333,6 @@ def convert(
     splits, out = Splits.of(splits), Path(out)
     shots = plan(source, table, splits.seed)
     root = source.parent if source.name in CATEGORIES else source  # `source` paths start at the root
-    index = write_dataset([s.item for s in shots], root, out, NAME, None)  # its index lacks what is added here
-    index = with_objects(index, shots, splits)
-    with atomic_output(out / "index.parquet") as tmp:
-        index.to_parquet(tmp, index=False)
-    return index
+    return write_dataset(
+        [s.item for s in shots], root, out, NAME, None, amend=lambda index: with_objects(index, shots, splits)
+    )

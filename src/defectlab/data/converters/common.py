@@ -432,9 +432,10 @@ def write_dataset(
     dataset: str,
     splits: Splits | Mapping | None,
     canvas: Canvas | None = None,
+    amend: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Write the items in the common layout under `out` (with a `canvas`, padded to its object's size), then its
-    index (atomically); return the index."""
+    index (atomically, after `amend` adds a dataset's own columns to it); return the index."""
     splits = Splits.of(splits)
     check_plan(items, dataset)
     out = Path(out)
@@ -461,6 +462,8 @@ def write_dataset(
     columns = list(INDEX_COLUMNS) if canvas is None else [*INDEX_COLUMNS, *ORIGINAL_SIZE_COLUMNS]
     index = pd.DataFrame(rows, columns=columns)
     index = carve_validation(index, splits, dataset)
+    if amend is not None:
+        index = amend(index)
     with atomic_output(out / "index.parquet") as tmp:
         index.to_parquet(tmp, index=False)
     return index
