@@ -41,7 +41,7 @@ clutch: $(STAMP)
 	$(BIN)/snakemake --profile profiles/local $(CLUTCH) --report results/clutch-report.html
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra --durations=30
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
