@@ -44,6 +44,7 @@ include: "rules/models/patchcore.smk"
 include: "rules/models/autoencoder.smk"
 include: "rules/models/cutpaste.smk"
 include: "rules/models/baseline.smk"
+include: "rules/models/segmentation.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
 

@@ -4,6 +4,7 @@ appends `PASS|FAIL|SKIP <path>: detail` lines to a results file (the shell scrip
     .venv/bin/python benchmarks/gpu_check.py render CPU|CUDA|OPTIX --work DIR --results FILE
     .venv/bin/python benchmarks/gpu_check.py coreset --work DIR --results FILE
     .venv/bin/python benchmarks/gpu_check.py training --work DIR --results FILE
+    .venv/bin/python benchmarks/gpu_check.py segmentation --work DIR --results FILE
 
 Without CUDA (torch.cuda.is_available() False) the CUDA sides are SKIPped, but the CPU side still runs and the
 comparisons run CPU against CPU, so the checking code itself is exercised: such a line says SKIP when the
@@ -14,10 +15,10 @@ Bounds (relative: max |a - b| / (max - min) of the CPU values):
   pixels equal; a CPU re-render is identical.
 - coreset, CPU features: the sequential rule takes its decisions on exact float64 distances, so a coreset built
   on CUDA from the same features has the same origins and bit-identical features.
-- features, maps and training losses on CUDA: 1e-3 where float32 convolutions run at IEEE precision, 1e-2 where
-  cuDNN runs them in TF32 (torch's default, torch.backends.cudnn.conv.fp32_precision == "tf32"; the pipeline reads
-  that setting and never changes it). A coreset built from CUDA features may then pick other points at near-ties:
-  it passes if its origins are the same, else the line names how many differ and FAILs.
+- features, maps, segmentation logits and training losses on CUDA: 1e-3 where float32 convolutions run at IEEE
+  precision, 1e-2 where cuDNN runs them in TF32 (torch's default, torch.backends.cudnn.conv.fp32_precision ==
+  "tf32"; the pipeline reads that setting and never changes it). A coreset built from CUDA features may then pick
+  other points at near-ties: it passes if its origins are the same, else the line names how many differ and FAILs.
 """
 
 import argparse
@@ -360,9 +361,54 @@ def training(work: Path, report: Results) -> None:
     report(status, "training cuda", "; ".join([*problems, detail]))
 
 
+def segmentation(work: Path, report: Results) -> None:
+    """The clutch study's networks: the logits of one batch on CUDA against the CPU (same seed, same weights), then
+    s/step and peak CUDA memory of AdamW steps at the paper's batch (16 x C x 256², C = 1 and 3)."""
+    import torch
+    import torch.nn.functional as F
+
+    from defectlab.models.segmentation.networks import ARCHITECTURES, build_network, logits
+
+    gpu = cuda_device()
+    other = gpu or "cpu"
+    bound, precision = conv_bound() if gpu else (IEEE_BOUND, "cpu")
+    x = torch.rand(2, 1, 128, 128, generator=torch.Generator().manual_seed(SEED)) * 2 - 1
+    for architecture in ARCHITECTURES:
+        torch.manual_seed(SEED)
+        network = build_network(architecture, 1).eval()
+        with torch.no_grad():
+            reference = logits(network, x).numpy()
+            theirs = logits(network.to(other), x.to(other)).cpu().numpy()
+        error = relative(reference, theirs)
+        timings = []
+        if gpu:
+            for channels in (1, 3):
+                torch.manual_seed(SEED)
+                net = build_network(architecture, channels).to(gpu).train()
+                optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
+                batch = torch.rand(16, channels, 256, 256, device=gpu) * 2 - 1
+                target = (torch.rand(16, 1, 256, 256, device=gpu) > 0.99).float()
+                torch.cuda.reset_peak_memory_stats()
+                for step in range(12):  # 2 warm-up steps
+                    if step == 2:
+                        torch.cuda.synchronize()
+                        start = time.perf_counter()
+                    optimizer.zero_grad(set_to_none=True)
+                    F.binary_cross_entropy_with_logits(logits(net, batch), target).backward()
+                    optimizer.step()
+                torch.cuda.synchronize()
+                per_step = (time.perf_counter() - start) / 10
+                peak = torch.cuda.max_memory_allocated() / 2**30
+                timings.append(f"16x{channels}x256² {per_step:.3f} s/step, peak {peak:.1f} GiB")
+        problems = [] if error <= bound else [f"logits differ by {error:.2e} > {bound:g}"]
+        detail = f"logits relative {error:.2e} (bound {bound:g}, {precision}); {'; '.join(timings) or 'no CUDA'}"
+        status = ("FAIL" if problems else "PASS") if gpu else ("FAIL" if problems else "SKIP")
+        report(status, f"segmentation {architecture}", "; ".join([*problems, detail]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("section", choices=["render", "coreset", "training"])
+    parser.add_argument("section", choices=["render", "coreset", "training", "segmentation"])
     parser.add_argument("backend", nargs="?", choices=["CPU", "CUDA", "OPTIX"], help="render only")
     parser.add_argument("--work", type=Path, required=True, help="a scratch folder")
     parser.add_argument("--results", required=True, help="the file result lines are appended to")
@@ -375,6 +421,8 @@ def main() -> None:
         render(args.backend, args.work, report)
     elif args.section == "coreset":
         coreset(args.work, report)
+    elif args.section == "segmentation":
+        segmentation(args.work, report)
     else:
         training(args.work, report)
 

@@ -254,9 +254,9 @@ def test_the_start_up_coreset_bound_is_the_coresets_own():
 
 
 def test_unknown_model_and_generator_are_refused_listing_the_known_ones(tmp_path: Path):
-    message = refusal(tmp_path, {"experiments": {"plates": {"model": "fcn"}}})
-    known = "patchcore, cutpaste, cae, vae, aae, intensity, deviation"
-    assert f"override.yaml:3: experiments.plates.model: unknown model 'fcn'; known: {known}" in message
+    message = refusal(tmp_path, {"experiments": {"plates": {"model": "mask-rcnn"}}})
+    known = "patchcore, cutpaste, cae, vae, aae, intensity, deviation, fcn, deeplabv3, unet"
+    assert f"override.yaml:3: experiments.plates.model: unknown model 'mask-rcnn'; known: {known}" in message
     message = refusal(tmp_path, {"datasets": {"plates-val": {"generator": "gears"}}})
     known = "known: plates, chess, noise, boards, clutch"
     assert f"override.yaml:3: datasets.plates-val.generator: unknown generator 'gears'; {known}" in message

@@ -244,9 +244,9 @@ def test_an_experiment_with_its_own_backbone_and_an_oracle_threshold_gets_its_ow
     ("experiment", "message"),
     [
         (
-            {"model": "fcn"},
-            "experiments.plates.model: unknown model 'fcn'; "
-            "known: patchcore, cutpaste, cae, vae, aae, intensity, deviation",
+            {"model": "mask-rcnn"},
+            "experiments.plates.model: unknown model 'mask-rcnn'; "
+            "known: patchcore, cutpaste, cae, vae, aae, intensity, deviation, fcn, deeplabv3, unet",
         ),
         ({"dropout": 0.1}, "experiments.plates.dropout: model 'patchcore' takes no key 'dropout'"),
         ({"threshold": {"rule": "iou"}, "unit": "image"}, "iou is a pixel measure; unit 'image' takes f1 or youden"),

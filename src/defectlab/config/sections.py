@@ -36,6 +36,9 @@ FAMILY = {
     "aae": "autoencoder",
     "intensity": "baseline",
     "deviation": "baseline",
+    "fcn": "segmentation",
+    "deeplabv3": "segmentation",
+    "unet": "segmentation",
 }
 UNTRAINED = {"intensity"}  # models that take no training data
 # Sections of older configs that are now PatchCore's: read as patchcore.<key>, with a warning.

@@ -343,8 +343,7 @@ def train(
                     save_checkpoint()
                 if stopping:
                     print(
-                        f"{desc}: early stop at step {state.step}: no improvement of the validation loss by more "
-                        f"than {tracker.min_delta} in {tracker.patience} evaluations "
+                        f"{desc}: early stop at step {state.step}: {tracker.describe()} "
                         f"(best {tracker.best:.6g} at step {tracker.best_step})",
                         file=sys.stderr,
                         flush=True,

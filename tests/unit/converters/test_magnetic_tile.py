@@ -7,7 +7,7 @@ from defectlab.classes import class_index
 from defectlab.data.converters import magnetic_tile
 from defectlab.data.layout import load_sample
 
-from .builders import MT_BLOWHOLE, MT_CRACK, boxes, build_magnetic_tile, save
+from .builders import MT_BLOWHOLE, MT_CRACK, boxes, build_magnetic_tile, grey, save
 
 
 def test_masks_land_on_their_images_with_mapped_classes(tmp_path, out):
@@ -64,3 +64,17 @@ def test_missing_mask_is_an_error(tmp_path, out):
     (source / "Magnetic-tile-defect-datasets.-master/MT_Blowhole/Imgs/exp1_num_1.png").unlink()
     with pytest.raises(FileNotFoundError, match="exp1_num_1.png"):
         magnetic_tile.convert(source, out)
+
+
+def test_the_clutch_studys_selection_drops_fray_and_keeps_uneven_as_defect_free(tmp_path, out):
+    source = build_magnetic_tile(tmp_path / "mt")
+    base = source / "Magnetic-tile-defect-datasets.-master"
+    for folder in ("MT_Fray", "MT_Uneven"):
+        save(base / f"{folder}/Imgs/exp4_num_1.jpg", grey(90))
+        save(base / f"{folder}/Imgs/exp4_num_1.png", MT_CRACK)
+    index = magnetic_tile.convert(source, out, classes={"uneven": "background"}, exclude=["fray"]).set_index("id")
+    assert "fray-exp4_num_1" not in index.index and len(index) == 8 + 1
+    uneven = load_sample(out, "uneven-exp4_num_1")
+    assert not uneven.mask.any() and index.loc["uneven-exp4_num_1", "label"] == "Uneven"
+    with pytest.raises(ValueError, match=r"exclude names unknown class\(es\) \['rust'\]"):
+        magnetic_tile.convert(source, tmp_path / "bad", exclude=["rust"])

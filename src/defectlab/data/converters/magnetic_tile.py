@@ -15,15 +15,18 @@ from it (`Splits(val_fraction=0.2, val_from="train")`: the 004 study's 4:1, per 
 the share of defective images). Ids: `{class}-{stem}`. Label: the class of the folder ("Blowhole", ...,
 "Free"). Instances: 8-connected components of the mask.
 
-Class table (folder class -> project class): "Free" is the defect-free class, its masks are not read;
-the 004 study keeps blowhole, break and crack as defects and leaves out fray and uneven: filter on the
-index's `label`.
+Class table (folder class -> project class): "Free" is the defect-free class, its masks are not read.
 
     Blowhole, Break, Crack, Fray, Uneven   -> other_defect
     Free                                   -> background (no defect)
+
+`exclude` leaves whole folder classes out. The clutch study (seed 004 §5.2, spec R7) uses 1312 of the 1344
+images: it drops fray ("not expected") and keeps uneven as defect-free, its masks ignored (1344 - 32 fray =
+1312, defective : correct = 257 : 1055, the paper's 4:1), i.e. `exclude: [fray]` with
+`classes: {uneven: background}`.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -42,7 +45,8 @@ from defectlab.data.converters.common import (
 from defectlab.data.converters.options import CLASSES_OPTION, SPLITS_OPTION, options_schema
 
 NAME = "magnetic_tile"
-OPTIONS = options_schema(splits=SPLITS_OPTION, classes=CLASSES_OPTION)
+EXCLUDE_OPTION = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
+OPTIONS = options_schema(splits=SPLITS_OPTION, classes=CLASSES_OPTION, exclude=EXCLUDE_OPTION)
 CATEGORIES: tuple[str, ...] = ()  # converted whole
 PREFIX = "MT_"
 CLASS_MAP = ClassTable(
@@ -67,11 +71,18 @@ def class_folders(source: Path) -> list[Path]:
     raise FileNotFoundError(f"{NAME}: no MT_* class folder in {source}")
 
 
-def plan(source: Path, table: ClassTable) -> list[Item]:
+def plan(source: Path, table: ClassTable, exclude: Sequence[str] = ()) -> list[Item]:
+    unknown = sorted(set(exclude) - set(CLASS_MAP.names))
+    if unknown:
+        raise ValueError(
+            f"{NAME}: exclude names unknown class(es) {unknown}; known: {', '.join(sorted(CLASS_MAP.names))}"
+        )
     items = []
     for folder in class_folders(source):
         label = folder.name[len(PREFIX) :]
         cls = table.project_class(label, folder)
+        if label.lower() in exclude:
+            continue
         images = sorted(p for p in (folder / "Imgs").glob("*") if p.is_file() and p.suffix.lower() == ".jpg")
         for image in images:
             items.append(
@@ -94,7 +105,9 @@ def convert(
     *,
     splits: Splits | Mapping | None = None,
     classes: Mapping[str, str] | None = None,
+    exclude: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Convert the Magnetic Tile Defects folders to the common layout; return the index."""
+    """Convert the Magnetic Tile Defects folders (but the classes of `exclude`, lower case) to the common layout;
+    return the index."""
     source, table = converter_setup(source, CLASS_MAP, classes)
-    return write_dataset(plan(source, table), source, Path(out), NAME, splits)
+    return write_dataset(plan(source, table, exclude), source, Path(out), NAME, splits)
