@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run study autoencoders kitchen-boards clutch test lint report clean
+.PHONY: run study autoencoders kitchen-boards clutch segmentation test lint report clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ CLUTCH := --configfile config/clutch.yaml config/clutch-small.yaml
 clutch: $(STAMP)
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) $(CLUTCH)
 	$(BIN)/snakemake --profile profiles/local $(CLUTCH) --report results/clutch-report.html
+
+SEGMENTATION := --configfile config/clutch.yaml config/clutch-small.yaml config/clutch-segmentation.yaml config/clutch-segmentation-small.yaml
+segmentation: $(STAMP)
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) $(SEGMENTATION)
+	$(BIN)/snakemake --profile profiles/local $(SEGMENTATION) --report results/segmentation-report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -ra --durations=30

@@ -14,7 +14,7 @@ starts = sorted({stored_settings(weights)["initialisation"] for weights in param
 starts = [start for start in starts if not start.startswith("fine-tuned")]
 epochs = sorted({s["epochs"] for s in params.settings.values()})
 note = (
-    f"This run: {len(places)} experiments; networks start from {' or '.join(starts)} (the paper's: random), "
+    f"This run: {len(places)} experiments; networks start from {' or '.join(starts)} (as the paper's), "
     f"fine-tuning runs from their pretrained experiment's selected weights; at most {', '.join(map(str, epochs))} "
     "epochs (the paper: 1000, with early stopping). RealClutch rows are the rendered stand-in unless the config "
     "converts the real data."

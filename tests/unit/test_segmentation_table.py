@@ -8,7 +8,7 @@ from defectlab.report.segmentation import experiment_rows, insignificant_share, 
 DATASETS = {
     "synth": {"generator": "clutch"},
     "real": {"generator": "clutch", "domain": "real"},
-    "dagm": {"source": "dagm2007"},
+    "dagm": {"source": {"entry": "dagm2007"}},
 }
 
 

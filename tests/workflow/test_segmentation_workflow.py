@@ -9,9 +9,15 @@ import pandas as pd
 import yaml
 from helpers import REPO, snakemake
 
-from defectlab.training import checkpoint as files
+from defectlab.models.segmentation.train import stored_settings
+from defectlab.training import read_record
 
-TINY = {"views": {"examined": 3, "extra": 0}, "camera": {"resolution": [64, 48]}}
+# large dents, so that 64 x 48 views of the whole part show defect pixels to fit thresholds on
+TINY = {
+    "views": {"examined": 4, "extra": 0},
+    "camera": {"resolution": [64, 48]},
+    "defects": {"count": [7, 7], "classes": ["dent"], "dent": {"diameter": [0.006, 0.008], "depth": [0.0005, 0.001]}},
+}
 CONFIG = {
     "seed": 5,
     "render": {"samples": 2},
@@ -24,7 +30,7 @@ CONFIG = {
         "weight_decay": 0.0001,
         "batch_size": 2,
         "crop": 32,
-        "epochs": 2,
+        "epochs": 1,
         "scale": 1.0,
         "tile": [32, 32],
         "pad_multiple": 32,
@@ -59,16 +65,16 @@ def test_a_tiny_clutch_segmentation_study_runs_end_to_end(tmp_path: Path):
     assert grid[["lr", "weight_decay"]].values.tolist() == [[0.01, 0.0001], [0.001, 0.0001]]
     assert grid["selected"].sum() == 1
     chosen = grid.loc[grid["selected"], "weight_decay"].item()
-    tuned = files.load(tmp_path / "results/models/unet-synth-ft/model.pt")
-    settings = files.load(tmp_path / "results/models/unet-synth-ft/model.pt")["settings"]
-    assert '"lr": 0.0001' in settings and f'"weight_decay": {chosen}' in settings
-    assert tuned["record"]["steps_done"] == 2 * 2  # 3 views, batch 2: 2 steps an epoch
+    tuned = tmp_path / "results/models/unet-synth-ft/model.pt"
+    assert (stored_settings(tuned)["lr"], stored_settings(tuned)["weight_decay"]) == (0.0001, chosen)
+    assert read_record(tuned)["steps_done"] == 2  # 4 views, batch 2: 2 steps an epoch, 1 epoch
     metrics = pd.read_parquet(tmp_path / "results/tables/metrics.parquet")
     f1 = metrics[metrics["metric"] == "pixel_f1"].set_index("experiment")["value"]
     assert sorted(f1.index) == sorted(CONFIG["experiments"]) and f1.between(0, 1).all()
     table = (tmp_path / "results/tables/clutch-table1.md").read_text()
     assert "| 13 | SynthClutch (FT) | – (69.6) |" in table  # no FCN fine-tuning configured
-    assert "random" in table and re.search(r"\| 12 \| SynthClutch \| [0-9.]+ \(59\.3\)", table)
+    assert "networks start from random initialisation" in table
+    assert re.search(r"\| 15 \| SynthClutch \(EX\) \| [0-9.]+ \(58\.1\)", table)  # the exposure-stacked FCN
 
 
 def test_the_full_study_plans_every_row_with_both_profiles_and_trains_on_gpus(tmp_path: Path):
@@ -81,3 +87,20 @@ def test_the_full_study_plans_every_row_with_both_profiles_and_trains_on_gpus(tm
         assert counts["segmentation_table"] == 1
     training = re.search(r"rule train_segmentation:.*?resources: ([^\n]*)", result.stdout, flags=re.S)
     assert "gpu=1" in training.group(1)
+
+
+def test_bad_segmentation_settings_stop_the_run_before_any_job_naming_the_key(tmp_path: Path):
+    experiments = {
+        **CONFIG["experiments"],
+        "deeplabv3-synth": {**CONFIG["experiments"]["deeplabv3-synth"], "batch_size": 1},
+        "unet-synth-ft": {**CONFIG["experiments"]["unet-synth-ft"], "exposure_stack": True},
+        "fcn-synth": {**CONFIG["experiments"]["fcn-synth"], "augment": {"blur": [2]}},
+    }
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump({**CONFIG, "experiments": experiments}, sort_keys=False))
+    result = snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(config))
+    said = result.stdout + result.stderr
+    assert result.returncode != 0 and "Job stats" not in result.stdout
+    assert "experiments.deeplabv3-synth.batch_size: deeplabv3 needs batch_size >= 2" in said
+    assert "experiments.unet-synth-ft.exposure_stack: 'unet-synth-ft' fine-tunes 'unet-synth'" in said
+    assert "segmentation.augment.blur must be a list of odd kernel sizes" in said

@@ -20,6 +20,7 @@ from defectlab.config.sections import (
     own_patches,
 )
 from defectlab.config.yaml_files import KeyPath
+from defectlab.models.segmentation.settings import in_channels, resolve
 from defectlab.synth.generators import GENERATORS, can_hold_defects
 from defectlab.synth.plan import resolve_spec
 
@@ -373,12 +374,35 @@ def _patch_grid_problems(config: dict, name: str, key: KeyPath, size: int) -> It
             )
 
 
-def settings_key(config: dict, name: str, *keys: str) -> KeyPath:
+def segmentation_problems(config: dict) -> Iterator[Problem]:
+    """Segmentation settings the schema cannot judge (defectlab.models.segmentation.settings), deeplabv3's batch of
+    at least 2, and a fine-tuning run whose input channels differ from its pretrained run's."""
+    resolved = {}
+    for name in experiments_of(config, "segmentation"):
+        try:
+            resolved[name] = resolve(experiment_settings(config, name))
+        except ValueError as error:
+            yield ("experiments", name), str(error)
+    for name, settings in resolved.items():
+        spec = config["experiments"][name]
+        if spec["model"] == "deeplabv3" and settings["batch_size"] < 2:
+            key = settings_key(config, name, "batch_size", family="segmentation")
+            yield key, "deeplabv3 needs batch_size >= 2: its image pooling cannot train on a batch of one"
+        before = resolved.get(spec.get("pretrained", ""))
+        if before is not None and in_channels(before) != in_channels(settings):
+            yield (
+                settings_key(config, name, "exposure_stack", family="segmentation"),
+                f"{name!r} fine-tunes {spec['pretrained']!r}, whose exposure_stack is {before['exposure_stack']}: "
+                "the input channels must match",
+            )
+
+
+def settings_key(config: dict, name: str, *keys: str, family: str = "patchcore") -> KeyPath:
     """Where an experiment's setting was given: its own override, else the family section."""
     spec = config["experiments"][name]
     if keys[0] in spec:
         return ("experiments", name, *keys)
-    return ("patchcore", *keys)
+    return (family, *keys)
 
 
 def coreset_problems(config: dict) -> Iterator[Problem]:

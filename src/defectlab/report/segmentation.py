@@ -58,7 +58,8 @@ def source_name(datasets: Mapping[str, Mapping], dataset: str) -> str:
     """The paper's name of a training dataset."""
     spec = datasets[dataset]
     if "source" in spec:
-        return SOURCES.get(spec["source"], spec["source"])
+        entry = spec["source"]["entry"] if isinstance(spec["source"], Mapping) else spec["source"]
+        return SOURCES.get(entry, entry)
     if spec.get("generator") == "clutch":
         return "RealClutch" if spec.get("domain") == "real" else "SynthClutch"
     return dataset

@@ -24,7 +24,9 @@ def logit_map(
     and gradients off."""
     x = torch.from_numpy(eval_input(grey, settings["exposure_stack"])).to(device)
     tile = tuple(settings["tile"])
-    return predict_tiled(lambda tiles: logits(model, tiles), x, tile, settings["pad_multiple"]).cpu()
+    multiple = settings["pad_multiple"]
+    multiple = tuple(multiple) if isinstance(multiple, list) else multiple
+    return predict_tiled(lambda tiles: logits(model, tiles), x, tile, multiple).cpu()
 
 
 @torch.no_grad()

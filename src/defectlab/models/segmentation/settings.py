@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "exposure_stack": False,  # paper §4.3: the EX rows of Table 1
     "scale": 0.5,  # paper §5.1: images halved (for evaluation; training assumed at the same scale, spec R6.2)
     "tile": [352, 416],  # paper §5.1: evaluation tiles, H x W
-    "pad_multiple": 96,  # paper §5.1
+    "pad_multiple": 96,  # paper §5.1; [h, w] for the planar sets' fixed sizes (§5.2)
     "augment": {
         "rotation": 30.0,  # paper §5.3 (SynthClutch): at most 30 degrees; the planar sets: 90
         "noise_variance": 10.0,  # paper §5.2: Gaussian noise of variance < 10 (grey levels²)
@@ -81,7 +81,10 @@ def resolve(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     merged["lr"], merged["weight_decay"] = _grid("lr", merged["lr"]), _grid("weight_decay", merged["weight_decay"])
     for key in ("batch_size", "crop", "epochs", "lr_halving_epochs", "validate_every_epochs", "checkpoint_every"):
         _integer(key, merged[key])
-    _integer("pad_multiple", merged["pad_multiple"])
+    multiple = merged["pad_multiple"]
+    pair = isinstance(multiple, list) and len(multiple) == 2 and all(isinstance(m, int) and m > 0 for m in multiple)
+    if not pair:
+        _integer("pad_multiple", multiple)
     _number("finetune_lr", merged["finetune_lr"])
     _number("intensity_threshold", merged["intensity_threshold"], 0.0, strict=False)
     _number("scale", merged["scale"])

@@ -50,7 +50,7 @@ def predict_tiled(
     predict: Callable[[torch.Tensor], torch.Tensor],
     image: torch.Tensor,
     tile: tuple[int, int],
-    multiple: int,
+    multiple: int | tuple[int, int],
     batch: int = 4,
 ) -> torch.Tensor:
     """The (H, W) prediction of `image` (C, H, W, float) stitched from `predict` on batches of at most `batch`

@@ -118,7 +118,7 @@ def validation_loss(val: Cache, settings: Mapping[str, Any]) -> Callable[[TrainS
 def start_weights(network: torch.nn.Module, pretrained: str | Path | None) -> str:
     """Load a pretrained run's weights into `network` (fine-tuning); the initialisation's name for the record."""
     if pretrained is None:
-        return "random"
+        return "random initialisation"
     load_weights(pretrained, network)
     network.train()
     return f"fine-tuned from {Path(pretrained).parent.name}"
