@@ -9,24 +9,33 @@ from helpers import REPO, snakemake
 
 # run configs (the registry is not one; the real-plates and real-boards studies are overrides whose data is absent
 # here: test_real_data checks their message)
-REAL = ("sequential-patchcore-real.yaml", "kitchen-boards-real.yaml")
+REAL = ("sequential-patchcore-real.yaml", "kitchen-boards-real.yaml", "clutch-segmentation-real.yaml")
 CONFIGS = sorted(p for p in (REPO / "config").glob("*.yaml") if p.name not in ("registry.yaml", *REAL))
 PROFILES = ["local", "slurm"]
+# the segmentation study runs over the clutch datasets' config (and its laptop sizes over theirs)
+OVER = {
+    "clutch-segmentation.yaml": ["clutch.yaml"],
+    "clutch-segmentation-small.yaml": ["clutch.yaml", "clutch-small.yaml", "clutch-segmentation.yaml"],
+}
+TRAINED = {"autoencoders": "train_autoencoder", "clutch-segmentation": "train_segmentation"}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
 def test_shipped_config_dry_runs(config: Path, profile: str, tmp_path: Path):
     # a -small file holds the laptop sizes of its study: it runs over the study's own file
-    configs = (
-        [config] if not config.stem.endswith("-small") else [config.with_stem(config.stem[: -len("-small")]), config]
-    )
+    if config.name in OVER:
+        configs = [*(config.with_name(name) for name in OVER[config.name]), config]
+    elif config.stem.endswith("-small"):
+        configs = [config.with_stem(config.stem[: -len("-small")]), config]
+    else:
+        configs = [config]
     result = snakemake(
         tmp_path, "-n", "--profile", str(REPO / "profiles" / profile), "--configfile", *map(str, configs)
     )
     assert result.returncode == 0, result.stderr
     if any("experiments" in yaml.safe_load(c.read_text()) for c in configs):
-        trained = "train_autoencoder" if config.stem.startswith("autoencoders") else "meld"
+        trained = next((rule for study, rule in TRAINED.items() if config.stem.startswith(study)), "meld")
         assert trained in result.stdout and "metrics_table" in result.stdout
     else:  # a datasets-only run (the clutch): no experiment, no metrics
         assert "metrics_table" not in result.stdout

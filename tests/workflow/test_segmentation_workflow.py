@@ -104,3 +104,12 @@ def test_bad_segmentation_settings_stop_the_run_before_any_job_naming_the_key(tm
     assert "experiments.deeplabv3-synth.batch_size: deeplabv3 needs batch_size >= 2" in said
     assert "experiments.unet-synth-ft.exposure_stack: 'unet-synth-ft' fine-tunes 'unet-synth'" in said
     assert "segmentation.augment.blur must be a list of odd kernel sizes" in said
+
+
+def test_the_real_clutch_config_stops_before_any_job_saying_where_the_data_goes(tmp_path: Path):
+    names = ("clutch.yaml", "clutch-segmentation.yaml", "clutch-segmentation-real.yaml")
+    result = snakemake(tmp_path, "-n", "--configfile", *(str(REPO / "config" / name) for name in names))
+    said = result.stdout + result.stderr
+    assert result.returncode != 0 and "Job stats" not in result.stdout
+    assert "config needs real data that is not here yet" in said
+    assert "resources/downloads/clutch/realclutch.zip" in said
