@@ -21,6 +21,7 @@ note = (
 )
 with atomic_output(snakemake.output.table) as tmp:
     table.to_parquet(tmp, index=False)
+text = markdown(table, insignificant_share(metrics, places), note)
 with atomic_output(snakemake.output.markdown) as tmp:
-    tmp.write_text(markdown(table, insignificant_share(metrics, places), note))
-print(markdown(table, insignificant_share(metrics, places), note))
+    tmp.write_text(text)
+print(text)

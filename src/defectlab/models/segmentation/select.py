@@ -13,7 +13,6 @@ from defectlab.models.segmentation.cache import read_cache
 from defectlab.models.segmentation.evaluate import validation_f1
 from defectlab.models.segmentation.predict import load_segmentation
 from defectlab.runtime import atomic_output
-from defectlab.training import read_record
 
 
 def grid_table(runs: Sequence[str | Path], val_cache: str | Path, device: str = "auto") -> pd.DataFrame:
@@ -21,8 +20,7 @@ def grid_table(runs: Sequence[str | Path], val_cache: str | Path, device: str = 
     val = read_cache(val_cache)
     rows = []
     for point, run in enumerate(runs):
-        network, settings, _ = load_segmentation(run, device)
-        record = read_record(run)
+        network, settings, record = load_segmentation(run, device)
         rows.append(
             {
                 "point": point,
