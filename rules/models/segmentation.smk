@@ -44,7 +44,7 @@ rule train_segmentation:
         point=r"\d+",
     params:
         model=lambda wildcards: config["experiments"][wildcards.experiment]["model"],
-        settings=lambda wildcards: SETTINGS[wildcards.experiment],
+        settings=lambda wildcards: jobs_segmentation.training_settings(config, wildcards.experiment),
         seed=lambda wildcards: jobs_segmentation.seed(config, wildcards.experiment, int(wildcards.point)),
     log:
         "logs/train_segmentation/{experiment}-{point}.log",
@@ -95,6 +95,7 @@ rule segmentation_maps:
         experiment=names_pattern(SEGMENTATION),
     params:
         device=lambda wildcards: SETTINGS[wildcards.experiment].get("device", "auto"),
+        geometry=lambda wildcards: jobs_segmentation.dataset_geometry(config, wildcards.experiment, wildcards.dataset),
     log:
         "logs/segmentation_maps/{experiment}/{dataset}.log",
     threads: 2

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from layout_files import write_dataset
 
-from defectlab.data.layout import check_dataset, check_files, listed, load_sample, write_png
+from defectlab.data.layout import check_dataset, check_files, image_shape, listed, load_sample, write_png
 
 
 def _images(count: int = 3) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -75,3 +75,10 @@ def test_repeated_ids_and_an_empty_index_are_refused(dataset):
 def test_long_lists_are_shortened_in_messages():
     assert listed([1, 2]) == "[1, 2]"
     assert listed(range(9)) == "[0, 1, 2, 3, 4, ...] (9 in all)"
+
+
+def test_the_image_shape_comes_from_the_png_header_and_a_non_png_is_refused(dataset):
+    assert image_shape(dataset, "p-1") == load_sample(dataset, "p-1").mask.shape == (16, 24)
+    (dataset / "masks" / "p-2.png").write_bytes(b"GIF89a" + bytes(30))
+    with pytest.raises(ValueError, match="p-2.png: not a PNG file"):
+        image_shape(dataset, "p-2")

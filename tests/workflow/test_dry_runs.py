@@ -7,9 +7,14 @@ import pytest
 import yaml
 from helpers import REPO, snakemake
 
-# run configs (the registry is not one; the real-plates and real-boards studies are overrides whose data is absent
-# here: test_real_data checks their message)
-REAL = ("sequential-patchcore-real.yaml", "kitchen-boards-real.yaml", "clutch-segmentation-real.yaml")
+# run configs (the registry is not one; the real-data studies are overrides whose data or credentials are absent
+# here: test_real_data and the segmentation workflow tests check their messages)
+REAL = (
+    "sequential-patchcore-real.yaml",
+    "kitchen-boards-real.yaml",
+    "clutch-segmentation-real.yaml",
+    "clutch-segmentation-planar.yaml",
+)
 CONFIGS = sorted(p for p in (REPO / "config").glob("*.yaml") if p.name not in ("registry.yaml", *REAL))
 PROFILES = ["local", "slurm"]
 # the segmentation study runs over the clutch datasets' config (and its laptop sizes over theirs)

@@ -67,9 +67,9 @@ def check_config(
     `backbone` builds the backbone on the meta device to check layers, stride and weights (imports
     torch: the main Snakemake process does it once, jobs need not).
     """
-    _refuse(
-        [f"{locate(key, where)}: {message}" for key, message in _problems(config, weights_dir, known_weights, backbone)]
-    )
+    problems = _problems(config, weights_dir, known_weights, backbone)
+    lines = [f"{locate(key, where)}: {message}" for key, message in problems]
+    _refuse(list(dict.fromkeys(lines)))  # a family section's problem is found once per experiment reading it
     return list(checks.warnings(config))
 
 

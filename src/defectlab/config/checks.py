@@ -376,7 +376,8 @@ def _patch_grid_problems(config: dict, name: str, key: KeyPath, size: int) -> It
 
 def segmentation_problems(config: dict) -> Iterator[Problem]:
     """Segmentation settings the schema cannot judge (defectlab.models.segmentation.settings), deeplabv3's batch of
-    at least 2, and a fine-tuning run whose input channels differ from its pretrained run's."""
+    at least 2, and a fine-tuning run whose input channels differ from its pretrained run's or that names local
+    weights as well (it would start from one and record the other)."""
     resolved = {}
     for name in experiments_of(config, "segmentation"):
         try:
@@ -388,6 +389,17 @@ def segmentation_problems(config: dict) -> Iterator[Problem]:
         if spec["model"] == "deeplabv3" and settings["batch_size"] < 2:
             key = settings_key(config, name, "batch_size", family="segmentation")
             yield key, "deeplabv3 needs batch_size >= 2: its image pooling cannot train on a batch of one"
+        unknown = sorted(set(settings["geometry"]) - set(config.get("datasets", {})))
+        if unknown:
+            yield (
+                settings_key(config, name, "geometry", family="segmentation"),
+                f"names no dataset of the config: {', '.join(unknown)}",
+            )
+        if "pretrained" in spec and settings["weights"] is not None:
+            yield (
+                settings_key(config, name, "weights", family="segmentation"),
+                f"{name!r} fine-tunes {spec['pretrained']!r}: it cannot also start from weights {settings['weights']}",
+            )
         before = resolved.get(spec.get("pretrained", ""))
         if before is not None and in_channels(before) != in_channels(settings):
             yield (

@@ -18,6 +18,7 @@ from defectlab.classes import CLASSES
 
 INDEX_COLUMNS = ("id", "split", "object", "view", "light", "seed")
 FOLDERS = ("images", "masks", "instances")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,16 @@ def load_sample(root: str | Path, sample_id: str) -> Sample:
             f"{root}/{sample_id}: image {image.shape[:2]}, mask {mask.shape}, instances {instances.shape} differ"
         )
     return Sample(sample_id, image, mask.astype(np.uint8), instances.astype(np.uint16))
+
+
+def image_shape(root: str | Path, sample_id: str) -> tuple[int, int]:
+    """(height, width) of a sample from its mask's PNG header, so a stage can check sizes before decoding pixels."""
+    path = Path(root) / "masks" / f"{sample_id}.png"
+    with open(path, "rb") as handle:
+        header = handle.read(24)
+    if len(header) < 24 or header[:8] != PNG_SIGNATURE or header[12:16] != b"IHDR":
+        raise ValueError(f"{path}: not a PNG file")
+    return int.from_bytes(header[20:24], "big"), int.from_bytes(header[16:20], "big")
 
 
 def listed(items: Iterable[object], most: int = 5) -> str:

@@ -7,7 +7,7 @@ A fine-tuning experiment (`pretrained: <experiment>`) starts from that experimen
 """
 
 from defectlab.config.sections import experiment_settings, experiments_of
-from defectlab.models.segmentation.settings import resolve
+from defectlab.models.segmentation.settings import at, geometry, resolve
 from defectlab.seeds import derive_seed
 
 
@@ -32,22 +32,27 @@ def grid_size(config: dict, name: str) -> int:
     return len(resolved["lr"]) * len(resolved["weight_decay"])
 
 
-def scale_name(config: dict, name: str) -> str:
-    """The working scale as it appears in cache file names (0.5 -> "0.5")."""
-    return f"{settings(config, name)['scale']:g}"
+def training_settings(config: dict, name: str) -> dict:
+    """The settings a training run takes: at the geometry of its validation dataset, which it predicts."""
+    return at(settings(config, name), config["experiments"][name]["val"])
 
 
-def cache(dataset: str, scale: str) -> str:
-    return f"results/cache/{dataset}/segmentation-x{scale}.h5"
+def dataset_geometry(config: dict, name: str, dataset: str) -> dict:
+    """The scale, tile and pad multiple the experiment reads and predicts `dataset` at."""
+    return geometry(settings(config, name), dataset)
+
+
+def cache(config: dict, name: str, dataset: str) -> str:
+    """The image cache of `dataset` at the working scale the experiment reads it at (0.5 -> "x0.5")."""
+    return f"results/cache/{dataset}/segmentation-x{dataset_geometry(config, name, dataset)['scale']:g}.h5"
 
 
 def training_caches(config: dict, name: str) -> list[str]:
-    spec, scale = config["experiments"][name], scale_name(config, name)
-    return [cache(dataset, scale) for dataset in spec["train"]]
+    return [cache(config, name, dataset) for dataset in config["experiments"][name]["train"]]
 
 
 def validation_cache(config: dict, name: str) -> str:
-    return cache(config["experiments"][name]["val"], scale_name(config, name))
+    return cache(config, name, config["experiments"][name]["val"])
 
 
 def run(name: str, point: int) -> str:

@@ -78,3 +78,15 @@ def test_the_clutch_studys_selection_drops_fray_and_keeps_uneven_as_defect_free(
     assert not uneven.mask.any() and index.loc["uneven-exp4_num_1", "label"] == "Uneven"
     with pytest.raises(ValueError, match=r"exclude names unknown class\(es\) \['rust'\]"):
         magnetic_tile.convert(source, tmp_path / "bad", exclude=["rust"])
+
+
+def test_tiles_of_several_sizes_are_padded_to_the_studys_canvas(tmp_path, out):
+    source = build_magnetic_tile(tmp_path / "mt")
+    save(source / "Magnetic-tile-defect-datasets.-master/MT_Crack/Imgs/exp2_num_3.jpg", grey(125, h=9, w=11))
+    save(source / "Magnetic-tile-defect-datasets.-master/MT_Crack/Imgs/exp2_num_3.png", MT_CRACK[:9, :11])
+    index = magnetic_tile.convert(source, out, pad_to={"width": 16, "height": 12}).set_index("id")
+    small = load_sample(out, "crack-exp2_num_3")
+    assert small.image.shape == (12, 16, 3) and not small.image[9:].any() and not small.image[:, 11:].any()
+    np.testing.assert_array_equal(small.mask[:9, :11] > 0, MT_CRACK[:9, :11] > 0)
+    assert index.loc["crack-exp2_num_3", ["original_width", "original_height"]].tolist() == [11, 9]
+    assert load_sample(out, "crack-exp2_num_1").mask.shape == (12, 16)

@@ -123,3 +123,10 @@ def test_a_source_takes_the_categories_it_names_or_all(registry):
     assert source_categories({"entry": "mvtec_ad"}, registry) == CATEGORIES["mvtec_ad"]
     assert len(CATEGORIES["mvtec_ad"]) == 15 and CATEGORIES["dagm2007"][-1] == "Class10"
     assert source_categories({"entry": "kolektorsdd2", "objects": ["kolektor_part"]}, registry) == ()
+
+
+def test_pad_to_needs_both_sides_as_positive_integers(registry):
+    options = {"kolektorsdd2": {"pad_to": {"width": 256}}, "magnetic_tile": {"pad_to": {"width": 0, "height": 448}}}
+    lines = _refused(check_options, options, registry).splitlines()
+    assert "config: sources.kolektorsdd2.pad_to: 'height' is a required property" in lines
+    assert "config: sources.magnetic_tile.pad_to.width: 0 is less than the minimum of 1" in lines

@@ -30,9 +30,10 @@ from typing import Protocol
 import cv2
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from defectlab.classes import class_index
-from defectlab.data.layout import write_png
+from defectlab.data.layout import listed, write_png
 from defectlab.runtime import atomic_output
 from defectlab.seeds import derive_seed
 
@@ -417,6 +418,26 @@ class Canvas:
 
     sizes: Mapping[str, tuple[int, int]]
     by_object: Mapping[str, tuple[int, int]]
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image from its header (the pixels are read once, when converted)."""
+    with Image.open(path) as image:
+        return image.size
+
+
+def fixed_canvas(items: Sequence[Item], pad_to: Mapping[str, int], dataset: str) -> Canvas:
+    """One size for every item (a converter's `pad_to` option: {width, height}), for datasets whose images vary in
+    size (KolektorSDD2, Magnetic Tile) but must share one maps file; sizes come from the headers before any file is
+    written, and an image larger than the canvas is refused, naming it."""
+    width, height = pad_to["width"], pad_to["height"]
+    sizes = {item.id: image_size(item.image) for item in items}
+    larger = sorted(
+        f"{item.image.name} ({w}x{h})" for item in items for w, h in [sizes[item.id]] if w > width or h > height
+    )
+    if larger:
+        raise ValueError(f"{dataset}: pad_to {width}x{height} is smaller than {len(larger)} image(s): {listed(larger)}")
+    return Canvas(sizes, {item.object: (width, height) for item in items})
 
 
 def pad_to(array: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -74,7 +74,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from defectlab.classes import OTHER_DEFECT
 from defectlab.data.converters.common import (
@@ -83,6 +82,7 @@ from defectlab.data.converters.common import (
     Item,
     Splits,
     converter_setup,
+    image_size,
     make_id,
     write_dataset,
 )
@@ -252,12 +252,6 @@ def plan_category(
                 f"{listed(map(str, orphans))}"
             )
     return items, originals, skipped
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) of an image from its header (the pixels are read once, when converted)."""
-    with Image.open(path) as image:
-        return image.size
 
 
 def plan_exclusions(

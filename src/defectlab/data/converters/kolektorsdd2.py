@@ -14,6 +14,9 @@ Splits: the dataset's own train/test (the 004 study carves 1/5 of train for vali
 "positive" (the mask marks something) or "negative". Instances: 8-connected components of the mask.
 
 Class table: the one kind of defect -> "other_defect".
+
+Its images vary in size (about 230 x 630); `pad_to: {width: 256, height: 672}` zero-pads them to the 004 study's
+256 x 672 (right and bottom; the index keeps each original size), so that their maps share one file.
 """
 
 from collections.abc import Mapping
@@ -28,15 +31,16 @@ from defectlab.data.converters.common import (
     Item,
     Splits,
     converter_setup,
+    fixed_canvas,
     image_files,
     make_id,
     require_dir,
     write_dataset,
 )
-from defectlab.data.converters.options import CLASSES_OPTION, SPLITS_OPTION, options_schema
+from defectlab.data.converters.options import CLASSES_OPTION, PAD_TO_OPTION, SPLITS_OPTION, options_schema
 
 NAME = "kolektorsdd2"
-OPTIONS = options_schema(splits=SPLITS_OPTION, classes=CLASSES_OPTION)
+OPTIONS = options_schema(splits=SPLITS_OPTION, classes=CLASSES_OPTION, pad_to=PAD_TO_OPTION)
 CATEGORIES: tuple[str, ...] = ()  # converted whole
 GT_SUFFIX = "_GT"
 CLASS_MAP = ClassTable(NAME, {"defect": OTHER_DEFECT})
@@ -71,7 +75,11 @@ def convert(
     *,
     splits: Splits | Mapping | None = None,
     classes: Mapping[str, str] | None = None,
+    pad_to: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
-    """Convert an extracted KolektorSDD2 to the common layout; return the index."""
+    """Convert an extracted KolektorSDD2 to the common layout (with `pad_to`, every image padded to that
+    {width, height}); return the index."""
     source, table = converter_setup(source, CLASS_MAP, classes)
-    return write_dataset(plan(source, table), source, Path(out), NAME, splits)
+    items = plan(source, table)
+    canvas = fixed_canvas(items, pad_to, NAME) if pad_to is not None else None
+    return write_dataset(items, source, Path(out), NAME, splits, canvas)

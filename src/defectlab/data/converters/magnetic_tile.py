@@ -23,7 +23,8 @@ Class table (folder class -> project class): "Free" is the defect-free class, it
 `exclude` leaves whole folder classes out. The clutch study (seed 004 §5.2, spec R7) uses 1312 of the 1344
 images: it drops fray ("not expected") and keeps uneven as defect-free, its masks ignored (1344 - 32 fray =
 1312, defective : correct = 257 : 1055, the paper's 4:1), i.e. `exclude: [fray]` with
-`classes: {uneven: background}`.
+`classes: {uneven: background}`. Its tiles vary in size; `pad_to: {width: 640, height: 448}` zero-pads them
+to the study's 640 x 448 (right and bottom; the index keeps each original size), so that their maps share one file.
 """
 
 from collections.abc import Mapping, Sequence
@@ -39,14 +40,15 @@ from defectlab.data.converters.common import (
     Item,
     Splits,
     converter_setup,
+    fixed_canvas,
     make_id,
     write_dataset,
 )
-from defectlab.data.converters.options import CLASSES_OPTION, SPLITS_OPTION, options_schema
+from defectlab.data.converters.options import CLASSES_OPTION, PAD_TO_OPTION, SPLITS_OPTION, options_schema
 
 NAME = "magnetic_tile"
 EXCLUDE_OPTION = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
-OPTIONS = options_schema(splits=SPLITS_OPTION, classes=CLASSES_OPTION, exclude=EXCLUDE_OPTION)
+OPTIONS = options_schema(splits=SPLITS_OPTION, classes=CLASSES_OPTION, exclude=EXCLUDE_OPTION, pad_to=PAD_TO_OPTION)
 CATEGORIES: tuple[str, ...] = ()  # converted whole
 PREFIX = "MT_"
 CLASS_MAP = ClassTable(
@@ -106,8 +108,11 @@ def convert(
     splits: Splits | Mapping | None = None,
     classes: Mapping[str, str] | None = None,
     exclude: Sequence[str] = (),
+    pad_to: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
-    """Convert the Magnetic Tile Defects folders (but the classes of `exclude`, lower case) to the common layout;
-    return the index."""
+    """Convert the Magnetic Tile Defects folders (but the classes of `exclude`, lower case) to the common layout
+    (with `pad_to`, every image padded to that {width, height}); return the index."""
     source, table = converter_setup(source, CLASS_MAP, classes)
-    return write_dataset(plan(source, table, exclude), source, Path(out), NAME, splits)
+    items = plan(source, table, exclude)
+    canvas = fixed_canvas(items, pad_to, NAME) if pad_to is not None else None
+    return write_dataset(items, source, Path(out), NAME, splits, canvas)

@@ -10,6 +10,8 @@ config key before any job, instead of a TypeError inside the convert job.
     splits    `common.Splits` as a mapping: val_fraction, val_from, seed (and by_group where a converter
               splits by top-level folder)
     classes   extra or replaced entries of the dataset's class table: {dataset's name: project class}
+    pad_to    {width, height}: every image and mask zero-padded at the right and bottom to one size (datasets
+              whose images vary in size, so that their maps share one file)
 """
 
 from collections.abc import Mapping
@@ -47,6 +49,12 @@ SPLITS_BY_GROUP_OPTION = {
     "properties": {**_SPLIT_KEYS, "by_group": {"type": "object", "additionalProperties": {"enum": list(SPLITS)}}},
 }
 CLASSES_OPTION = {"type": "object", "additionalProperties": {"enum": list(BY_NAME)}}
+PAD_TO_OPTION = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["width", "height"],
+    "properties": {"width": {"type": "integer", "minimum": 1}, "height": {"type": "integer", "minimum": 1}},
+}
 
 
 def options_schema(**options: Mapping[str, Any]) -> dict[str, Any]:

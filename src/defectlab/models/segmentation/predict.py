@@ -7,6 +7,7 @@ The paper scores the halved images against halved masks (§5.1); scoring full-si
 probability is the pipeline's one evaluation for every model, and differs from it only at defect borders.
 """
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from defectlab.data.layout import check_files, listed, load_sample
+from defectlab.data.layout import check_files, image_shape, listed, load_sample
 from defectlab.maps import write_maps
 from defectlab.models.segmentation.cache import cached_planes
 from defectlab.models.segmentation.evaluate import probability_maps
@@ -34,23 +35,34 @@ def load_segmentation(weights: str | Path, device: str = "auto") -> tuple[torch.
     return network, settings, record
 
 
-def segment(weights: str | Path, dataset: str | Path, output: str | Path, device: str = "auto") -> None:
-    """Write the probability maps of every image of `dataset` (in its index order) to the maps file `output`."""
+def segment(
+    weights: str | Path,
+    dataset: str | Path,
+    output: str | Path,
+    device: str = "auto",
+    geometry: Mapping[str, Any] | None = None,
+) -> None:
+    """Write the probability maps of every image of `dataset` (in its index order) to the maps file `output`;
+    `geometry` (scale, tile, pad_multiple) replaces the run's own where the dataset has another (a planar set's
+    model predicting the clutch, settings.geometry)."""
     network, settings, record = load_segmentation(weights, device)
+    settings = {**settings, **(geometry or {})}
     ids = check_files(dataset)["id"].astype(str).tolist()
-    maps, shapes = [], {}
+    shapes: dict[tuple[int, int], str] = {}
     for image_id in ids:
-        sample = load_sample(dataset, image_id)
-        height, width = sample.mask.shape
-        shapes.setdefault((height, width), image_id)
-        grey, _, _ = cached_planes(sample, settings["scale"])
-        (probability,) = probability_maps(network, [grey], settings)
-        maps.append(cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR))
+        shapes.setdefault(image_shape(dataset, image_id), image_id)
     if len(shapes) > 1:
         raise ValueError(
             f"{dataset}: images of sizes {listed(sorted(shapes))} (e.g. {listed(shapes.values())}) cannot share one "
-            "maps file (N, H, W); split the dataset by image size"
+            "maps file (N, H, W); split the dataset by image size, or pad it to one size (the converters' pad_to)"
         )
+    maps = []
+    for image_id in ids:
+        sample = load_sample(dataset, image_id)
+        height, width = sample.mask.shape
+        grey, _, _ = cached_planes(sample, settings["scale"])
+        (probability,) = probability_maps(network, [grey], settings)
+        maps.append(cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR))
     write_maps(
         output,
         ids,

@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "scale": 0.5,  # paper §5.1: images halved (for evaluation; training assumed at the same scale, spec R6.2)
     "tile": [352, 416],  # paper §5.1: evaluation tiles, H x W
     "pad_multiple": 96,  # paper §5.1; [h, w] for the planar sets' fixed sizes (§5.2)
+    "geometry": {},  # dataset name -> its own scale, tile, pad_multiple (the planar sets' sizes, §5.2)
     "augment": {
         "rotation": 30.0,  # paper §5.3 (SynthClutch): at most 30 degrees; the planar sets: 90
         "noise_variance": 10.0,  # paper §5.2: Gaussian noise of variance < 10 (grey levels²)
@@ -41,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "device": "auto",  # default: auto | cpu | cuda | cuda:N (not part of the fingerprint)
 }
 AUGMENT_KEYS = tuple(DEFAULTS["augment"])
+GEOMETRY_KEYS = ("scale", "tile", "pad_multiple")
 REFERENCES = ("previous", "best")
 
 
@@ -81,18 +83,16 @@ def resolve(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     merged["lr"], merged["weight_decay"] = _grid("lr", merged["lr"]), _grid("weight_decay", merged["weight_decay"])
     for key in ("batch_size", "crop", "epochs", "lr_halving_epochs", "validate_every_epochs", "checkpoint_every"):
         _integer(key, merged[key])
-    multiple = merged["pad_multiple"]
-    pair = isinstance(multiple, list) and len(multiple) == 2 and all(isinstance(m, int) and m > 0 for m in multiple)
-    if not pair:
-        _integer("pad_multiple", multiple)
     _number("finetune_lr", merged["finetune_lr"])
     _number("intensity_threshold", merged["intensity_threshold"], 0.0, strict=False)
-    _number("scale", merged["scale"])
-    if merged["scale"] > 1:
-        raise ValueError(f"segmentation.scale must be in (0, 1], got {merged['scale']!r}")
-    tile = merged["tile"]
-    if not (isinstance(tile, list) and len(tile) == 2 and all(isinstance(t, int) and t > 0 for t in tile)):
-        raise ValueError(f"segmentation.tile must be [height, width] in pixels, got {tile!r}")
+    _check_geometry("", merged)
+    if not isinstance(merged["geometry"], Mapping):
+        raise ValueError(f"segmentation.geometry must map dataset names to settings, got {merged['geometry']!r}")
+    for dataset, own in merged["geometry"].items():
+        extra = sorted(set(own or {}) - set(GEOMETRY_KEYS))
+        if extra:
+            raise ValueError(f"segmentation.geometry.{dataset}: unknown key(s) {extra}; it takes {list(GEOMETRY_KEYS)}")
+        _check_geometry(f"geometry.{dataset}.", {**merged, **(own or {})})
     if not isinstance(merged["exposure_stack"], bool):
         raise ValueError(f"segmentation.exposure_stack must be true or false, got {merged['exposure_stack']!r}")
     stopping = merged["early_stopping"]
@@ -110,6 +110,33 @@ def resolve(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     if not (isinstance(kernels, list) and kernels and all(isinstance(k, int) and k % 2 == 1 for k in kernels)):
         raise ValueError(f"segmentation.augment.blur must be a list of odd kernel sizes, got {kernels!r}")
     return merged
+
+
+def _check_geometry(prefix: str, values: Mapping[str, Any]) -> None:
+    """Scale, tile and pad multiple of the top level or of one dataset's geometry (`prefix` names which)."""
+    multiple = values["pad_multiple"]
+    pair = isinstance(multiple, list) and len(multiple) == 2 and all(isinstance(m, int) and m > 0 for m in multiple)
+    if not pair:
+        _integer(f"{prefix}pad_multiple", multiple)
+    _number(f"{prefix}scale", values["scale"])
+    if values["scale"] > 1:
+        raise ValueError(f"segmentation.{prefix}scale must be in (0, 1], got {values['scale']!r}")
+    tile = values["tile"]
+    if not (isinstance(tile, list) and len(tile) == 2 and all(isinstance(t, int) and t > 0 for t in tile)):
+        raise ValueError(f"segmentation.{prefix}tile must be [height, width] in pixels, got {tile!r}")
+
+
+def at(settings: Mapping[str, Any], dataset: str) -> dict[str, Any]:
+    """Resolved settings as they apply to reading `dataset`: its own geometry (scale, tile, pad multiple) over the
+    top-level one, without the per-dataset table."""
+    own = settings["geometry"].get(dataset) or {}
+    return {**{k: v for k, v in settings.items() if k != "geometry"}, **own}
+
+
+def geometry(settings: Mapping[str, Any], dataset: str) -> dict[str, Any]:
+    """The scale, tile and pad multiple `dataset` is read and predicted at."""
+    applied = at(settings, dataset)
+    return {key: applied[key] for key in GEOMETRY_KEYS}
 
 
 def check_model(model: str) -> None:

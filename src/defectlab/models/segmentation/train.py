@@ -27,10 +27,12 @@ from defectlab.models.segmentation.inputs import Augmentation, sample_rng, train
 from defectlab.models.segmentation.networks import build_network, logits
 from defectlab.models.segmentation.settings import check_model, in_channels, resolve
 from defectlab.seeds import derive_seed
-from defectlab.training import EarlyStopping, TrainState, load_weights, read_record, seed_everything, train
+from defectlab.training import EarlyStopping, TrainState, load_weights, seed_everything, train
 from defectlab.training.checkpoint import read_settings
 
-NOT_FINGERPRINTED = ("device",)  # where a run goes is no hyperparameter: a job may resume on another device
+# where a run goes is no hyperparameter (a job may resume on another device); the per-dataset geometry is applied
+# before training (settings.at), so the run's own scale, tile and pad multiple are the ones fingerprinted
+NOT_FINGERPRINTED = ("device", "geometry")
 
 
 def stored_settings(weights: str | Path) -> dict[str, Any]:
@@ -115,13 +117,12 @@ def validation_loss(val: Cache, settings: Mapping[str, Any]) -> Callable[[TrainS
     return validate
 
 
-def start_weights(network: torch.nn.Module, pretrained: str | Path | None) -> str:
-    """Load a pretrained run's weights into `network` (fine-tuning); the initialisation's name for the record."""
-    if pretrained is None:
-        return "random initialisation"
-    load_weights(pretrained, network)
+def start_weights(network: torch.nn.Module, pretrained: str | Path) -> tuple[str, str]:
+    """Load a pretrained run's weights into `network` (fine-tuning); the initialisation's name for the record and
+    the pretrained run's fingerprint, taken from the record the load returns."""
+    record = load_weights(pretrained, network)
     network.train()
-    return f"fine-tuned from {Path(pretrained).parent.name}"
+    return f"fine-tuned from {Path(pretrained).parent.name}", record["fingerprint"]
 
 
 def train_segmentation(
@@ -149,11 +150,18 @@ def train_segmentation(
     """
     check_model(model)
     resolved = resolve(settings)
+    if resolved["geometry"]:
+        raise ValueError(
+            "train_segmentation takes the settings at the validation dataset's geometry (settings.at), "
+            f"not the per-dataset table {sorted(resolved['geometry'])}"
+        )
     if model == "deeplabv3" and resolved["batch_size"] < 2:
         raise ValueError("segmentation.batch_size must be >= 2 for deeplabv3: its image pooling cannot train on one")
     caches = [read_cache(path) for path in train_caches]
     val = read_cache(val_cache)
     greys, targets = concatenated(caches)
+    if pretrained is not None and resolved["weights"] is not None:
+        raise ValueError(f"start from {pretrained} or from segmentation.weights {resolved['weights']}, not both")
     if pretrained is not None:
         before = stored_settings(pretrained)
         if (before["architecture"], before["in_channels"]) != (model, in_channels(resolved)):
@@ -177,11 +185,14 @@ def train_segmentation(
             "images": len(greys),
             "val_images": len(val.greys),
         },
-        "pretrained": read_record(pretrained)["fingerprint"] if pretrained is not None else None,
     }
     seed_everything(seed)
     network = build_network(model, stored["in_channels"], resolved["weights"])
-    stored["initialisation"] = start_weights(network, pretrained) if resolved["weights"] is None else "local weights"
+    stored["initialisation"], stored["pretrained"] = "random initialisation", None
+    if resolved["weights"] is not None:
+        stored["initialisation"] = "local weights"
+    if pretrained is not None:
+        stored["initialisation"], stored["pretrained"] = start_weights(network, pretrained)
     optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=resolved["lr_halving_epochs"], gamma=0.5)
     stopping = resolved["early_stopping"]

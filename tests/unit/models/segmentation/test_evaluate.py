@@ -8,7 +8,7 @@ from torch import nn
 
 from defectlab.models.segmentation.cache import Cache
 from defectlab.models.segmentation.evaluate import probability_maps, validation_f1
-from defectlab.models.segmentation.settings import grid_points, resolve
+from defectlab.models.segmentation.settings import at, geometry, grid_points, resolve
 
 SETTINGS = resolve({"scale": 1.0, "tile": [16, 16], "pad_multiple": 16})
 
@@ -74,6 +74,9 @@ def test_no_defect_pixel_in_val_gives_f1_zero_not_an_error():
         ({"augment": {"exposure": [1, 0]}}, "segmentation.augment.exposure must be \\[low, high\\]"),
         ({"early_stopping": {"reference": "last"}}, "segmentation.early_stopping.reference must be one of"),
         ({"tile": [352]}, "segmentation.tile must be \\[height, width\\]"),
+        ({"geometry": {"ksdd2": {"tile": [224]}}}, "segmentation.geometry.ksdd2.tile must be \\[height, width\\]"),
+        ({"geometry": {"ksdd2": {"scale": 0}}}, "segmentation.geometry.ksdd2.scale must be a number > 0"),
+        ({"geometry": {"ksdd2": {"crop": 64}}}, r"segmentation.geometry.ksdd2: unknown key\(s\) \['crop'\]"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_key(settings: dict, message: str):
@@ -89,3 +92,11 @@ def test_the_grid_is_lr_major_and_a_number_is_a_grid_of_one():
         {"lr": 0.001, "weight_decay": 0.0001},
     ]
     assert grid_points(resolve({"lr": 0.001, "weight_decay": 0})) == [{"lr": 0.001, "weight_decay": 0.0}]
+
+
+def test_a_dataset_is_read_at_its_own_geometry_and_the_others_at_the_top_level_one():
+    settings = resolve({"geometry": {"ksdd2-val": {"scale": 1.0, "pad_multiple": [224, 256]}}})
+    assert geometry(settings, "ksdd2-val") == {"scale": 1.0, "tile": [352, 416], "pad_multiple": [224, 256]}
+    assert geometry(settings, "clutch-test") == {"scale": 0.5, "tile": [352, 416], "pad_multiple": 96}
+    applied = at(settings, "ksdd2-val")
+    assert "geometry" not in applied and applied["scale"] == 1.0 and applied["batch_size"] == settings["batch_size"]

@@ -90,7 +90,17 @@ def test_fine_tuning_starts_from_the_pretrained_weights(caches, tmp_path):
         train_module.train = original
     for key, value in pretrained.state_dict().items():
         assert torch.equal(captured[key], value), key
-    assert "fine-tuned from" in load_segmentation(tmp_path / "ft.pt")[1]["initialisation"]
+    _, settings, _ = load_segmentation(tmp_path / "ft.pt")
+    assert "fine-tuned from" in settings["initialisation"]
+    assert settings["pretrained"] == files.read_record(tmp_path / "pre.pt")["fingerprint"]
+
+
+def test_a_pretrained_run_and_local_weights_together_are_refused(caches, tmp_path):
+    run(caches, tmp_path / "pre.pt", settings={"epochs": 1})
+    local = tmp_path / "local.pt"
+    torch.save(load_segmentation(tmp_path / "pre.pt")[0].state_dict(), local)
+    with pytest.raises(ValueError, match="not both"):
+        run(caches, tmp_path / "ft.pt", pretrained=tmp_path / "pre.pt", settings={"weights": str(local)})
 
 
 def test_a_pretrained_run_of_other_channels_is_refused(caches, tmp_path):
@@ -132,3 +142,23 @@ def test_the_grid_keeps_the_best_validation_f1_and_maps_follow_the_contract(cach
     maps = read_maps([tmp_path / "maps.h5"])
     assert maps.ids == ["s-0", "s-1"] and maps.maps.shape == (2, 40, 48) and maps.model == "unet"
     assert ((maps.maps >= 0) & (maps.maps <= 1)).all()
+
+
+def test_a_dataset_of_two_image_sizes_is_refused_before_any_prediction(caches, tmp_path, monkeypatch):
+    run(caches, tmp_path / "model.pt", settings={"epochs": 1})
+    samples = images(2, 4)
+    image, mask, instances = samples["s-1"]
+    samples["s-1"] = (image[:32], mask[:32], instances[:32])
+    dataset = write_dataset(tmp_path / "mixed", samples, "val")
+
+    def predicted(*args, **kwargs):
+        raise AssertionError("predicted before the sizes were checked")
+
+    monkeypatch.setattr("defectlab.models.segmentation.predict.probability_maps", predicted)
+    with pytest.raises(ValueError, match=r"sizes \[\(32, 48\), \(40, 48\)\] .* cannot share one maps file"):
+        segment(tmp_path / "model.pt", dataset, tmp_path / "maps.h5")
+
+
+def test_settings_still_holding_the_per_dataset_table_are_refused(caches, tmp_path):
+    with pytest.raises(ValueError, match=r"not the per-dataset table \['val'\]"):
+        run(caches, tmp_path / "model.pt", settings={"geometry": {"val": {"scale": 0.5}}})
