@@ -221,7 +221,8 @@ def build_plates(root: Path, extra_label: str | None = None) -> Path:
     return root
 
 
-# Paint defects: Roboflow COCO export, {train,valid,test}/_annotations.coco.json beside the images
+# Paint defects: Roboflow COCO export, {train,valid,test}/_annotations.coco.json beside the images, or YOLOv8 export,
+# data.yaml + {train,valid,test}/{images,labels}
 PAINT_CATEGORIES = [
     {"id": 0, "name": "paint-defects", "supercategory": "none"},  # Roboflow's umbrella category
     {"id": 1, "name": "dirt", "supercategory": "paint-defects"},
@@ -259,26 +260,80 @@ def annotation(ann_id: int, image_id: int, category: int, bbox: list[float], seg
     }
 
 
-def build_paint(root: Path, unknown_category: bool = False) -> Path:
-    save(root / "train/t1_jpg.rf.aa11.jpg", colour(10, 10, 10))
-    save(root / "train/t2_jpg.rf.bb22.jpg", colour(20, 20, 20))
-    x, y, w, h = PAINT_WATER_BOX
-    water_ring = [x, y, x + w, y, x + w, y + h, x, y + h]
-    train = [
-        annotation(1, 0, 1, PAINT_DIRT_BOX),
-        annotation(2, 1, 3, [1, 8, 6, 2]),
-        annotation(3, 1, 4, PAINT_WATER_BOX, [water_ring]),
-    ]
-    categories = PAINT_CATEGORIES + ([{"id": 5, "name": "rust", "supercategory": "x"}] if unknown_category else [])
-    if unknown_category:
-        train.append(annotation(4, 1, 5, [0, 0, 2, 2]))
-    (root / "train/_annotations.coco.json").write_text(
-        coco([(0, "t1_jpg.rf.aa11.jpg"), (1, "t2_jpg.rf.bb22.jpg")], train, categories)
+PAINT_WATER_RING = [10, 1, 14, 1, 14, 4, 10, 4]  # PAINT_WATER_BOX's corners
+PAINT_EXPORT = {  # split folder -> images: (file, grey value, objects: (category id, bbox, segmentation or None))
+    "train": [
+        ("t1_jpg.rf.aa11.jpg", 10, [(1, PAINT_DIRT_BOX, None)]),
+        ("t2_jpg.rf.bb22.jpg", 20, [(3, [1, 8, 6, 2], None), (4, PAINT_WATER_BOX, [PAINT_WATER_RING])]),
+    ],
+    "valid": [("v1_jpg.rf.cc33.jpg", 30, [(2, [3, 2, 6, 6], [PAINT_RUN_POLYGON])])],
+    "test": [("e1_jpg.rf.dd44.jpg", 40, [])],
+}
+# Camera stems repeated as in the public copy: DSC_0013 twice in train, DSC_0021 in train and valid. In the second
+# DSC_0013 a scratch box covers a dirt box whole (no instance left) and a runs box covers the scratch's pixel (3, 3).
+PAINT_REPEATS = {
+    "train": [
+        ("DSC_0013_JPG.rf.88e3.jpg", 50, []),
+        ("DSC_0013_JPG.rf.c92d.jpg", 60, [(1, [4, 4, 2, 2], None), (3, [3, 3, 6, 4], None), (2, [0, 0, 4, 4], None)]),
+        ("DSC_0021_JPG.rf.1a2b.jpg", 70, []),
+    ],
+    "valid": [("DSC_0021_JPG.rf.3c4d.jpg", 80, [(3, [1, 8, 6, 2], None)])],
+}
+PAINT_YOLO_NAMES = ["dirt", "runs", "scratch", "water marks"]  # class i: COCO category i + 1, as v1's data.yaml has it
+
+
+def paint_images(repeats: bool) -> dict[str, list]:
+    return {
+        folder: images + (PAINT_REPEATS.get(folder, []) if repeats else []) for folder, images in PAINT_EXPORT.items()
+    }
+
+
+def build_paint(root: Path, unknown_category: bool = False, repeats: bool = False) -> Path:
+    """PAINT_EXPORT (and PAINT_REPEATS) as Roboflow's COCO export."""
+    for folder, images in paint_images(repeats).items():
+        annotations = []
+        for image_id, (name, value, objects) in enumerate(images):
+            save(root / folder / name, colour(value, value, value))
+            for category, bbox, segmentation in objects:
+                annotations.append(annotation(len(annotations) + 1, image_id, category, bbox, segmentation))
+        categories = None
+        if folder == "train" and unknown_category:
+            categories = PAINT_CATEGORIES + [{"id": 5, "name": "rust", "supercategory": "x"}]
+            annotations.append(annotation(len(annotations) + 1, 1, 5, [0, 0, 2, 2]))
+        files = [(image_id, name) for image_id, (name, _, _) in enumerate(images)]
+        (root / folder / "_annotations.coco.json").write_text(coco(files, annotations, categories))
+    (root / "README.roboflow.txt").write_text("exported from roboflow\n")
+    return root
+
+
+def yolo_line(category: int, bbox: list[float], segmentation: list | None) -> str:
+    """An object as a YOLO label line, normalised with 6 decimals as Roboflow writes them: its polygon, else its box."""
+    if segmentation:
+        values = [v / (W if k % 2 == 0 else H) for k, v in enumerate(segmentation[0])]
+    else:
+        x, y, w, h = bbox
+        values = [(x + w / 2) / W, (y + h / 2) / H, w / W, h / H]
+    return " ".join([str(category - 1), *(f"{v:.6f}" for v in values)])
+
+
+def build_paint_yolo(root: Path, names: str = "list", repeats: bool = False) -> Path:
+    """The export of `build_paint` as Roboflow's YOLOv8 export (boxes and polygons mixed in a file), data.yaml's
+    names as a list or as a mapping (written out of order: the keys, not the order, give the classes)."""
+    if names == "list":
+        names_yaml = f"nc: 4\nnames: {PAINT_YOLO_NAMES!r}\n"
+    else:
+        names_yaml = "names:\n" + "".join(f"  {i}: {PAINT_YOLO_NAMES[i]}\n" for i in (3, 0, 2, 1))
+    write(
+        root / "data.yaml",
+        "train: ../train/images\nval: ../valid/images\ntest: ../test/images\n\n"
+        + names_yaml
+        + "\nroboflow:\n  workspace: poli-h7nww\n  project: final-year-car-paint-defect\n  version: 1\n"
+        "  license: CC BY 4.0\n",
     )
-    save(root / "valid/v1_jpg.rf.cc33.jpg", colour(30, 30, 30))
-    runs = annotation(1, 0, 2, [3, 2, 6, 6], [PAINT_RUN_POLYGON])
-    (root / "valid/_annotations.coco.json").write_text(coco([(0, "v1_jpg.rf.cc33.jpg")], [runs]))
-    save(root / "test/e1_jpg.rf.dd44.jpg", colour(40, 40, 40))
-    (root / "test/_annotations.coco.json").write_text(coco([(0, "e1_jpg.rf.dd44.jpg")], []))
+    for folder, images in paint_images(repeats).items():
+        for name, value, objects in images:
+            save(root / folder / "images" / name, colour(value, value, value))
+            lines = "".join(f"{yolo_line(*o)}\n" for o in objects)
+            write(root / folder / "labels" / f"{Path(name).stem}.txt", lines)
     (root / "README.roboflow.txt").write_text("exported from roboflow\n")
     return root
