@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run study autoencoders kitchen-boards clutch segmentation test lint report clean
+.PHONY: run study autoencoders kitchen-boards clutch segmentation latent test lint report clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ SEGMENTATION := --configfile config/clutch.yaml config/clutch-small.yaml config/
 segmentation: $(STAMP)
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) $(SEGMENTATION)
 	$(BIN)/snakemake --profile profiles/local $(SEGMENTATION) --report results/segmentation-report.html
+
+LATENT := --configfile config/latent-space.yaml config/latent-space-small.yaml
+latent: $(STAMP)
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) $(LATENT)
+	$(BIN)/snakemake --profile profiles/local $(LATENT) --report results/latent-report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -ra --durations=30

@@ -46,6 +46,7 @@ include: "rules/models/cutpaste.smk"
 include: "rules/models/baseline.smk"
 include: "rules/models/segmentation.smk"
 include: "rules/evaluate.smk"
+include: "rules/latent.smk"
 include: "rules/report.smk"
 
 

@@ -3,10 +3,12 @@ path: intensity-biased crops, augmentation, exposure stack drawn per step) again
 AdamW loop of the same network on the same batches prepared beforehand (the compute limit), in interleaved
 rounds.
 
-The loop's side is the record's wall time (steps, checkpoints, one validation on a single crop-sized image); the
-bare side times its steps alone. Printed: crops/s of both, their ratio per round (target >= 0.9: the data path
-must not be the bottleneck), ms per step, and the process's peak resident memory after each network (the models
-run in order of size, so each figure bounds that network's peak; on a GPU, the CUDA allocator's peak).
+The loop's side is the record's wall time (steps, one validation on a single crop-sized image, the final weights and
+AdamW moments written); the bare side times its steps alone. A run of 3x the steps gives the loop's cost per extra
+step, with the run's fixed costs taken out: what a run of thousands of steps converges to. Printed: crops/s of
+both, their ratios per round, whole run and per extra step (target >= 0.9: the data path must not be the
+bottleneck), ms per step, and the process's peak resident memory after each network (the models run in order of
+size, so each figure bounds that network's peak; on a GPU, the CUDA allocator's peak).
 
     .venv/bin/python benchmarks/segmentation.py [--crop 64] [--batch 4] [--steps 6] [--rounds 3] [--device cpu]
 """
@@ -72,14 +74,15 @@ def settings_for(args: argparse.Namespace, images: int) -> dict:
     }
 
 
-def through_the_loop(model: str, caches: dict[str, Path], settings: dict, work: Path, device: str) -> float:
+def through_the_loop(model: str, caches: dict[str, Path], settings: dict, work: Path, device: str) -> tuple:
+    """(wall seconds, steps) of one run through `train_segmentation`."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     record = train_segmentation(
         model, settings, [caches["train"]], caches["val"], work / "w.pt", lr=1e-3, weight_decay=1e-4, seed=SEED,
         device=device, progress=False,
     )  # fmt: skip
-    return record["wall_s"] / record["steps_done"]
+    return record["wall_s"], record["steps_done"]
 
 
 def bare(model: str, caches: dict[str, Path], settings: dict, device: str) -> float:
@@ -128,6 +131,7 @@ def main() -> None:
             write_cache(dataset(root / name, count, side if name == "train" else args.crop, side), root / f"{name}.h5")
             caches[name] = root / f"{name}.h5"
         settings = settings_for(args, args.images)
+        longer = {**settings, "epochs": 3 * settings["epochs"], "validate_every_epochs": 3 * settings["epochs"]}
         print(
             f"crops {args.crop}² x batch {args.batch}, {args.images} images of {side}², about {args.steps} steps, "
             f"{args.rounds} rounds, {torch.get_num_threads()} threads, {args.device}, torch {torch.__version__}, "
@@ -136,14 +140,18 @@ def main() -> None:
         for model in ORDER:
             contenders = {
                 "loop": lambda m=model: through_the_loop(m, caches, settings, root / m, args.device),
+                "longer": lambda m=model: through_the_loop(m, caches, longer, root / m, args.device),
                 "bare": lambda m=model: bare(m, caches, settings, args.device),
             }
-            per_step = interleave(contenders, args.rounds, warmup=True).values
-            loop, limit = per_step["loop"], per_step["bare"]
+            runs = interleave(contenders, args.rounds, warmup=True).values
+            loop = [wall / steps for wall, steps in runs["loop"]]
+            extra = [(w3 - w1) / (s3 - s1) for (w1, s1), (w3, s3) in zip(runs["loop"], runs["longer"], strict=True)]
+            limit = runs["bare"]
             print(
                 f"{model}: loop {Spread.of([args.batch / s for s in loop]).text('.2f')} crops/s, "
                 f"bare {Spread.of([args.batch / s for s in limit]).text('.2f')} crops/s, "
                 f"loop/bare throughput {Spread.of(divide(limit, loop)).text()}, "
+                f"per extra step {Spread.of(divide(limit, extra)).text()}, "
                 f"{Spread.of([1000 * s for s in loop]).text('.0f')} ms/step, "
                 f"peak memory {peak_memory_mib(args.device):.0f} MiB"
             )

@@ -233,6 +233,7 @@ def final_outputs():
         *(["results/figures/clutch-gallery.png"] if CLUTCH_GALLERY else []),
         *(output for family in families for output in FAMILY_OUTPUTS[family]()),
         *jobs_kitchen.outputs(config),  # the kitchen-board study's tables, of patch-unit experiments (report.smk)
+        *jobs_latent.outputs(config),  # the latent-space study's tables and figures (latent.smk)
         *expand("results/datasets/{dataset}", dataset=config["datasets"]),
         *expand("results/figures/{experiment}-examples.png", experiment=config["experiments"]),
     ]

@@ -42,8 +42,10 @@ def test_shipped_config_dry_runs(config: Path, profile: str, tmp_path: Path):
     if any("experiments" in yaml.safe_load(c.read_text()) for c in configs):
         trained = next((rule for study, rule in TRAINED.items() if config.stem.startswith(study)), "meld")
         assert trained in result.stdout and "metrics_table" in result.stdout
-    else:  # a datasets-only run (the clutch): no experiment, no metrics
+    else:  # a datasets-only run (the clutch) or an analysis (the latent space): no experiment, no metrics
         assert "metrics_table" not in result.stdout
+    if any("latent" in yaml.safe_load(c.read_text()) for c in configs):
+        assert "train_classifier" in result.stdout and "latent_report" in result.stdout
     # rendered plates or clutches, generated images, or a real dataset fetched, verified, extracted, converted and split
     jobs = set(re.findall(r"^(\w+)\s+\d+$", result.stdout, flags=re.M))
     assert (
@@ -62,6 +64,15 @@ def test_local_profile_gives_the_one_gpu_to_gpu_rules_only(tmp_path: Path):
     }
     assert takes_gpu["coreset_shard"] and takes_gpu["patchcore_maps"]
     assert not any(takes_gpu[rule] for rule in ("render", "patches", "meld", "evaluate"))
+
+
+def test_the_slurm_profile_sends_every_rule_asking_for_a_gpu_to_the_gpu_partition():
+    rules = [*(REPO / "rules").glob("*.smk"), *(REPO / "rules/models").glob("*.smk")]
+    blocks = re.findall(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", "".join(p.read_text() for p in rules), flags=re.M | re.S)
+    gpu_rules = sorted(rule for rule, block in blocks if re.search(r"^\s+gpu=1,", block, flags=re.M))
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())["set-resources"]
+    assert len(gpu_rules) >= 12
+    assert [rule for rule in gpu_rules if profile.get(rule, {}).get("slurm_partition") != "gpu"] == []
 
 
 def _refused(tmp_path: Path, config: dict) -> str:

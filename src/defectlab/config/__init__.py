@@ -88,6 +88,7 @@ def _problems(
     yield from checks.coreset_problems(config)
     yield from checks.thesis_problems(config)
     yield from checks.segmentation_problems(config)
+    yield from checks.latent_problems(config)
     strides = {}
     for key, (settings, names) in checks.backbones(config).items():
         weights = list(checks.weights_problems(settings, key, weights_dir, known_weights))

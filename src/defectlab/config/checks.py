@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from defectlab.classes import BY_NAME
 from defectlab.config.sections import (
     UNTRAINED,
     denoise_chain,
@@ -407,6 +408,36 @@ def segmentation_problems(config: dict) -> Iterator[Problem]:
                 f"{name!r} fine-tunes {spec['pretrained']!r}, whose exposure_stack is {before['exposure_stack']}: "
                 "the input channels must match",
             )
+
+
+def latent_problems(config: dict) -> Iterator[Problem]:
+    """The latent section names datasets and backbones of the config, class names the class map knows (crops
+    mode), and counts of its curated classes or of the ambiguous pool."""
+    latent = config.get("latent")
+    if latent is None:
+        return
+    items = latent["items"]
+    for split in ("train", "val", "test"):
+        if items[split]["dataset"] not in config["datasets"]:
+            named = items[split]["dataset"]
+            yield ("latent", "items", split, "dataset"), f"names {named!r}, which is not under datasets"
+        unknown = sorted(set(items[split]["counts"]) - {*items["curated"], "ambiguous"})
+        if unknown:
+            yield (
+                ("latent", "items", split, "counts"),
+                f"counts {', '.join(unknown)}: neither a curated class ({', '.join(items['curated'])}) nor ambiguous",
+            )
+    if items["mode"] == "crops":
+        for key in ("curated", "ambiguous"):
+            unknown = sorted(set(items[key]) - set(BY_NAME))
+            if unknown:
+                yield ("latent", "items", key), f"{', '.join(unknown)}: not a class of the class map"
+    names = set(latent["backbones"])
+    for key in ("backbone", "compare"):
+        given = latent.get(key)
+        unknown = sorted(set([given] if isinstance(given, str) else given or []) - names)
+        if unknown:
+            yield ("latent", key), f"{', '.join(unknown)}: not under latent.backbones ({', '.join(sorted(names))})"
 
 
 def settings_key(config: dict, name: str, *keys: str, family: str = "patchcore") -> KeyPath:

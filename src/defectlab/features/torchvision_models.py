@@ -67,7 +67,8 @@ def statistics(name: str, tag: str | None = None) -> tuple[tuple[float, ...], tu
 
 class TorchvisionModel(nn.Module):
     """A torchvision classifier with timm's `feature_info`, `pretrained_cfg`, `forward_intermediates`,
-    `prune_intermediate_layers` and `reset_classifier`, so both kinds go through the same code."""
+    `prune_intermediate_layers` and `reset_classifier`, so both kinds go through the same code; `pre_logits`
+    stands for timm's `forward_head(forward_features(x), pre_logits=True)`."""
 
     def __init__(self, name: str, model: nn.Module, tag: str | None = None) -> None:
         super().__init__()
@@ -77,7 +78,8 @@ class TorchvisionModel(nn.Module):
         self.feature_info = [dict(level) for level in info]
         mean, std = statistics(name, tag)
         self.pretrained_cfg = {"mean": mean, "std": std}
-        self.num_features = _classifier(model)[1].in_features
+        self.head_name, classifier = _classifier(model)
+        self.num_features = classifier.in_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -119,11 +121,31 @@ class TorchvisionModel(nn.Module):
             self.model.set_submodule(stage, nn.Identity())
 
     def reset_classifier(self, num_classes: int = 0) -> None:
-        """Drop the last linear layer, so the model gives its pre-logits vector (`num_classes` must be 0)."""
+        """Drop the last linear layer, so the model gives its pre-logits vector (`num_classes` 0), or put a new
+        linear layer of `num_classes` outputs in its place (fine-tuning a classifier, as timm's does)."""
         if num_classes:
-            raise ValueError("torchvision backbones drop their classifier only (num_classes = 0)")
+            self.model.set_submodule(self.head_name, nn.Linear(self.num_features, num_classes))
+            return
         name, _ = _classifier(self.model)
         self.model.set_submodule(name, nn.Identity())
+
+    def pre_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, num_features): the input of the classifier layer (timm's `forward_head(..., pre_logits=True)`: the
+        pooled vector, after VGG's fc7), whatever that layer is now; the model stops there."""
+        seen: list[torch.Tensor] = []
+
+        def hook(module: nn.Module, args: tuple) -> None:
+            seen.append(args[0])
+            raise _Enough
+
+        handle = self.model.get_submodule(self.head_name).register_forward_pre_hook(hook)
+        try:
+            self.model(x)
+        except _Enough:
+            pass
+        finally:
+            handle.remove()
+        return seen[0]
 
 
 @functools.cache

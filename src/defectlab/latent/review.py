@@ -29,8 +29,9 @@ def central_cluster(vectors: np.ndarray, centroids: np.ndarray) -> int:
 
 
 def least_pure_cluster(table: pd.DataFrame) -> int:
-    """The cluster with the lowest share of its majority class (the lowest id on a tie)."""
-    return int(majority_shares(table).idxmin())
+    """The cluster with the lowest share of its majority class (the lowest id on a tie); a cluster holding no item
+    of any class has share 0."""
+    return int(majority_shares(table).fillna(0.0).idxmin())
 
 
 @dataclass(frozen=True)

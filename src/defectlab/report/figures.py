@@ -13,6 +13,7 @@ from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from defectlab.classes import CLASSES, class_index  # noqa: E402
+from defectlab.data.windows import bounding_box, centred_window  # noqa: E402
 
 CATEGORY_COLOURS = {"background": (0, 0, 0), "defect": (0.95, 0.35, 0.1), "impurity": (0.2, 0.55, 1.0)}
 CLASS_CMAP = ListedColormap([CATEGORY_COLOURS[c.category] for c in CLASSES])
@@ -115,14 +116,14 @@ def largest_instances(masks: np.ndarray, instances: np.ndarray, pad: int = 6) ->
     best: dict[str, tuple[int, int, slice, slice]] = {}
     for k, (mask, inst) in enumerate(zip(masks, instances, strict=True)):
         for i in np.unique(inst[inst > 0]):
-            ys, xs = np.nonzero(inst == i)
-            name = CLASSES[int(mask[ys[0], xs[0]])].name
-            if name not in best or len(ys) > best[name][0]:
-                side = max(int(np.ptp(ys)), int(np.ptp(xs)), 24) + 2 * pad
-                cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
-                top = int(np.clip(cy - side // 2, 0, max(mask.shape[0] - side, 0)))
-                left = int(np.clip(cx - side // 2, 0, max(mask.shape[1] - side, 0)))
-                best[name] = (len(ys), k, slice(top, top + side), slice(left, left + side))
+            pixels = inst == i
+            box = bounding_box(pixels)
+            name = CLASSES[int(mask[pixels][0])].name  # an instance has one class
+            area = int(pixels.sum())
+            if name not in best or area > best[name][0]:
+                side = max(box[1] - box[0], box[3] - box[2], 24) + 2 * pad
+                top, left, side = centred_window(box, side, *mask.shape)
+                best[name] = (area, k, slice(top, top + side), slice(left, left + side))
     order = [c.name for c in CLASSES if c.name in best]
     return {name: best[name][1:] for name in order}
 
