@@ -133,6 +133,7 @@ rule latent_evaluate:
     input:
         val=jobs_latent.features(jobs_latent.analysed(config), "finetuned", "val") if LATENT else [],
         test=jobs_latent.features(jobs_latent.analysed(config), "finetuned", "test") if LATENT else [],
+        val_pretrained=jobs_latent.features(jobs_latent.analysed(config), "pretrained", "val") if LATENT else [],
         val_items="results/latent/items/val",
         test_items="results/latent/items/test",
     output:
@@ -166,19 +167,14 @@ rule latent_report:
         ]
         if LATENT
         else [],
+        train_items="results/latent/items/train",
         val_items="results/latent/items/val",
         test_items="results/latent/items/test",
     output:
-        table1=report("results/latent/table1-silhouette.md", category="Latent space", caption="../report/latent-table1.rst"),
-        table2=report("results/latent/table2-backbones.md", category="Latent space", caption="../report/latent-table2.rst"),
-        summary=report("results/latent/summary.md", category="Latent space", caption="../report/latent-summary.rst"),
-        table3=report(
-            "results/latent/figures/table3-train-pretrained.png", category="Latent space", caption="../report/latent-table3.rst"
-        ),
-        table4=report(
-            "results/latent/figures/table4-val-finetuned.png", category="Latent space", caption="../report/latent-table4.rst"
-        ),
-        sheet=report("results/latent/figures/review-sheet.png", category="Latent space", caption="../report/latent-review.rst"),
+        **{
+            name: report(path, category="Latent space", caption=f"../report/latent-{name}.rst")
+            for name, path in jobs_latent.report_files().items()
+        },
     params:
         latent=LATENT,
         backbones=LATENT_BACKBONES,

@@ -10,8 +10,11 @@ log_to(snakemake.log[0])
 val, test = read_embeddings(snakemake.input.val), read_embeddings(snakemake.input.test)
 val_index = read_index(snakemake.input.val_items).set_index("id").loc[val.ids].reset_index()
 test_index = read_index(snakemake.input.test_items).set_index("id").loc[test.ids].reset_index()
+before = read_embeddings(snakemake.input.val_pretrained)
+if before.ids != val.ids:
+    raise ValueError(f"{snakemake.input.val_pretrained}: other items than {snakemake.input.val}")
 result = evaluate_finetuned_latent(
-    val.vectors, val_index, test.vectors, test_index, snakemake.params.latent, snakemake.params.seed
+    val.vectors, val_index, test.vectors, test_index, snakemake.params.latent, snakemake.params.seed, before.vectors
 )
 for name in ("metrics", "clusters", "review", "automatic"):
     with atomic_output(getattr(snakemake.output, name)) as tmp:

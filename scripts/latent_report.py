@@ -62,4 +62,10 @@ sections = [
     ("test items routed to the operator", snakemake.input.test_items, evaluation["review"][["id", "label"]]),
 ]
 save(out.sheet, review_sheet(sections))
+train_items = screen["items"]
+shown = [
+    (label, snakemake.input.train_items, train_items[train_items["label"] == label].head(8)[["id", "label"]])
+    for label in [*settings["items"]["curated"], "ambiguous"]
+]
+save(out.gallery, review_sheet(shown))
 print(f"latent report of {analysed}: {len(ambiguous)} validation and {len(evaluation['review'])} test items to review")

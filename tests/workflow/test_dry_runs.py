@@ -14,6 +14,7 @@ REAL = (
     "kitchen-boards-real.yaml",
     "clutch-segmentation-real.yaml",
     "clutch-segmentation-planar.yaml",
+    "latent-space-paint.yaml",
 )
 CONFIGS = sorted(p for p in (REPO / "config").glob("*.yaml") if p.name not in ("registry.yaml", *REAL))
 PROFILES = ["local", "slurm"]

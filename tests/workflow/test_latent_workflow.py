@@ -53,13 +53,15 @@ def test_a_tiny_latent_study_runs_end_to_end(tmp_path: Path):
     assert screen["isolation_forest_outlier"].sum() == 2
     silhouette = pd.read_parquet(latent / "screen/silhouette.parquet")
     assert silhouette["cell"].nunique() == 18
-    table1 = (latent / "table1-silhouette.md").read_text()
+    tables, figures = tmp_path / "results/tables", tmp_path / "results/figures"
+    table1 = (tables / "latent-table1.md").read_text()
     assert "squeuclidean" in table1 and "0.205" in table1
-    assert "lite0" in (latent / "table2-backbones.md").read_text()
+    assert "lite0" in (tables / "latent-table2.md").read_text()
     metrics = pd.read_parquet(latent / "evaluation/metrics.parquet").set_index("metric")["value"]
     assert -1 <= metrics["ari_all"] <= 1 and 0 <= metrics["review_share_test"] <= 1
-    for figure in ("table3-train-pretrained", "table4-val-finetuned", "review-sheet"):
-        assert (latent / "figures" / f"{figure}.png").stat().st_size > 10_000
+    assert 0 <= metrics["cluster_accuracy_pretrained"] <= 1 and 0 <= metrics["cluster_accuracy"] <= 1
+    for figure in ("table3-train-pretrained", "table4-val-finetuned", "review-sheet", "items"):
+        assert (figures / f"latent-{figure}.png").stat().st_size > 10_000
 
 
 def test_bad_latent_keys_stop_the_run_before_any_job_naming_them(tmp_path: Path):
@@ -85,6 +87,22 @@ def test_the_full_study_fine_tunes_every_backbone_on_a_gpu_and_reduces_once_per_
     assert result.returncode == 0, result.stderr
     counts = jobs(result.stdout)
     assert counts["train_classifier"] == 5 and counts["latent_reduce"] == 6 and counts["latent_report"] == 1
-    assert counts["latent_features"] == 3  # the analysed backbone: train before fine-tuning, val and test after
+    assert counts["latent_features"] == 4  # the analysed backbone: train and val before fine-tuning, val and test after
     training = re.search(r"rule train_classifier:.*?resources: ([^\n]*)", result.stdout, flags=re.S)
     assert "gpu=1" in training.group(1)
+
+
+def test_the_paint_config_says_where_the_export_goes_and_plans_the_papers_backbones_once_it_is_there(tmp_path: Path):
+    paint = str(REPO / "config/latent-space-paint.yaml")
+    result = snakemake(tmp_path, "-n", "--configfile", paint)
+    said = result.stdout + result.stderr
+    assert result.returncode != 0 and "Job stats" not in result.stdout
+    assert "resources/downloads/paint_defects/final-year-car-paint-defect.zip" in said
+    export = tmp_path / "resources/downloads/paint_defects/final-year-car-paint-defect.zip"
+    export.parent.mkdir(parents=True)
+    export.touch()  # a dry-run reads no archive
+    result = snakemake(tmp_path, "-n", "--profile", str(REPO / "profiles/slurm"), "--configfile", paint)
+    assert result.returncode == 0, result.stderr
+    counts = jobs(result.stdout)
+    assert counts["weights"] == 4 and counts["train_classifier"] == 4 and counts["select_dataset"] == 3
+    assert "resnet50-0676ba61.pth" in result.stdout  # IMAGENET1K_V1, the legacy pretrained=True weights

@@ -66,15 +66,23 @@ def seed(config: dict, *parts: object) -> int:
     return derive_seed(config["seed"], "latent", *parts)
 
 
+TABLES = {"table1": "latent-table1.md", "table2": "latent-table2.md", "summary": "latent-summary.md"}
+FIGURES = {
+    "table3": "latent-table3-train-pretrained.png",
+    "table4": "latent-table4-val-finetuned.png",
+    "sheet": "latent-review-sheet.png",
+    "gallery": "latent-items.png",
+}
+
+
+def report_files() -> dict[str, str]:
+    """The report's outputs by name: tables beside the paper's under results/tables, figures under results/figures."""
+    return {
+        **{name: f"results/tables/{file}" for name, file in TABLES.items()},
+        **{name: f"results/figures/{file}" for name, file in FIGURES.items()},
+    }
+
+
 def outputs(config: dict) -> list[str]:
     """What `all` asks for when the config has a latent section: the tables and figures of the report."""
-    if not enabled(config):
-        return []
-    return [
-        f"{ROOT}/table1-silhouette.md",
-        f"{ROOT}/table2-backbones.md",
-        f"{ROOT}/summary.md",
-        f"{ROOT}/figures/table3-train-pretrained.png",
-        f"{ROOT}/figures/table4-val-finetuned.png",
-        f"{ROOT}/figures/review-sheet.png",
-    ]
+    return list(report_files().values()) if enabled(config) else []

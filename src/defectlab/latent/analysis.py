@@ -83,6 +83,37 @@ class Evaluation:
     automatic: pd.DataFrame
 
 
+def cluster_accuracy(clusters: np.ndarray, labels: np.ndarray, names: Mapping) -> float:
+    """Share of the curated items whose cluster is matched to their class: how right the automatic labels would
+    be (the classifier-free measure, for the latent before and after fine-tuning alike)."""
+    single = labels != AMBIGUOUS
+    return float(np.mean([names.get(c) == label for c, label in zip(clusters[single], labels[single], strict=True)]))
+
+
+def cosine_ari(vectors: np.ndarray, labels: np.ndarray, settings: Mapping[str, Any], seed: int) -> float:
+    """ARI of K-means on the L2-normalised vectors (spherical K-means, the cosine geometry Table 1 favours): a
+    check beside the paper's Euclidean K-means, which a few long vectors can split into singleton clusters."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    k, n_init = settings["kmeans"]["k"], settings["kmeans"]["n_init"]
+    return ari(labels, kmeans(unit, k, derive_seed(seed, "latent", "kmeans", "cosine"), n_init).labels_)
+
+
+def before_fine_tuning(val: np.ndarray, val_index: pd.DataFrame, settings: Mapping[str, Any], seed: int) -> list:
+    """ARI and cluster accuracy of K-means on the pre-trained validation latent: what fine-tuning changes."""
+    k, n_init = settings["kmeans"]["k"], settings["kmeans"]["n_init"]
+    clusters = kmeans(val, k, derive_seed(seed, "latent", "kmeans", "val", "pretrained"), n_init).labels_
+    labels = val_index["label"].to_numpy()
+    single = labels != AMBIGUOUS
+    names = match_clusters(contingency(clusters[single], labels[single]))
+    before = "before fine-tuning"
+    return [
+        ("ari_all_pretrained", ari(labels, clusters), float("nan"), before),
+        ("ari_all_cosine_pretrained", cosine_ari(val, labels, settings, seed), float("nan"), before),
+        ("ari_single_class_pretrained", ari(labels, clusters, keep=single), float("nan"), before),
+        ("cluster_accuracy_pretrained", cluster_accuracy(clusters, labels, names), float("nan"), before),
+    ]
+
+
 def evaluate_finetuned_latent(
     val: np.ndarray,
     val_index: pd.DataFrame,
@@ -90,9 +121,11 @@ def evaluate_finetuned_latent(
     test_index: pd.DataFrame,
     settings: Mapping[str, Any],
     seed: int,
+    val_pretrained: np.ndarray | None = None,
 ) -> Evaluation:
     """K-means on the validation latent, named by matching its clusters to the curated classes, the three ambiguity
-    rules, ARI two ways, and the test items routed: an ambiguous cluster's items to the operator's review list."""
+    rules, ARI two ways, and the test items routed: an ambiguous cluster's items to the operator's review list.
+    With `val_pretrained` (the same items before fine-tuning), its ARI and cluster accuracy as well."""
     k, n_init = settings["kmeans"]["k"], settings["kmeans"]["n_init"]
     model = kmeans(val, k, derive_seed(seed, "latent", "kmeans", "val"), n_init)
     clusters = model.labels_.astype(int)
@@ -111,13 +144,18 @@ def evaluate_finetuned_latent(
     in_ambiguous = np.isin(clusters, ambiguous)
     metrics = [
         ("ari_all", ari(labels, clusters), 0.89, "validation, every item, classes + ambiguous"),
+        ("ari_all_cosine", cosine_ari(val, labels, settings, seed), float("nan"), "as ari_all, on unit vectors"),
         ("ari_single_class", ari(labels, clusters, keep=single), 0.89, "validation, curated items only"),
+        ("cluster_accuracy", cluster_accuracy(clusters, labels, ambiguity.names), float("nan"),
+         "validation curated items in the cluster matched to their class"),
         ("ambiguous_share_val", float(in_ambiguous.mean()), 0.11, f"validation items in ambiguous clusters ({rule})"),
         ("review_share_test", routing.review_share, 3 / 34, "test items routed to the operator"),
         ("review_count_test", float(len(routing.review)), 3.0, "test items routed to the operator"),
         ("rules_agree", float(ambiguity.agree), float("nan"), f"unmatched {ambiguity.unmatched}, central "
          f"{ambiguity.central}, purity {ambiguity.purity}"),
     ]  # fmt: skip
+    if val_pretrained is not None:
+        metrics += before_fine_tuning(val_pretrained, val_index, settings, seed)
     named = pd.DataFrame(
         {
             "id": val_index["id"].to_numpy(),

@@ -67,11 +67,20 @@ def is_binarised(name: str) -> bool:
 
 
 def silhouette(vectors: np.ndarray, labels: np.ndarray, metric: str) -> float:
-    """Mean silhouette coefficient under one metric (paper spellings accepted)."""
+    """Mean silhouette coefficient under one metric (paper spellings accepted).
+
+    seuclidean divides each coordinate by its variance: a coordinate that never varies (a ReLU channel that is
+    always 0) would make every distance NaN, and scikit-learn then scores 0; it adds nothing to any distance, so its
+    variance is taken as 1."""
+    vectors, called = np.asarray(vectors, dtype=np.float64), metric_name(metric)
+    extra = {}
+    if called == "seuclidean":
+        variance = vectors.var(axis=0, ddof=1)
+        extra["V"] = np.where(variance > 0, variance, 1.0)
     with warnings.catch_warnings():
         # Boolean metrics warn that the data become bool; the table's `binarised` column records it instead.
         warnings.simplefilter("ignore", DataConversionWarning)
-        return float(silhouette_score(np.asarray(vectors), np.asarray(labels), metric=metric_name(metric)))
+        return float(silhouette_score(vectors, np.asarray(labels), metric=called, **extra))
 
 
 def silhouette_table(vectors: np.ndarray, labels: np.ndarray, cells: tuple[Cell, ...] = TABLE1) -> pd.DataFrame:

@@ -45,9 +45,12 @@ def test_the_screen_keeps_curated_unflagged_items_for_fine_tuning_and_scores_bot
 def test_the_central_cluster_is_ambiguous_by_every_rule_and_its_test_items_go_to_review():
     val, val_index = items(15, 1, "v-")
     test, test_index = items(4, 2, "x-")
-    result = evaluate_finetuned_latent(val, val_index, test, test_index, SETTINGS, seed=7)
+    mixed = np.random.default_rng(3).normal(0, 1, val.shape)  # a latent that knows nothing of the classes
+    result = evaluate_finetuned_latent(val, val_index, test, test_index, SETTINGS, seed=7, val_pretrained=mixed)
     metrics = result.metrics.set_index("metric")["value"]
     assert metrics["ari_single_class"] == pytest.approx(1.0) and metrics["ari_all"] == pytest.approx(1.0)
+    assert metrics["cluster_accuracy"] == 1.0 and metrics["cluster_accuracy_pretrained"] < 0.7
+    assert abs(metrics["ari_all_pretrained"]) < 0.2
     assert metrics["rules_agree"] == 1.0 and metrics["ambiguous_share_val"] == pytest.approx(0.25)
     assert sorted(result.review["label"]) == ["ambiguous"] * 4
     automatic = result.automatic

@@ -130,3 +130,11 @@ def test_hungarian_names_clusters_and_leaves_the_extra_one_out():
         columns=pd.Index(["dirt", "drop", "scratch"], name="class"),
     )
     assert match_clusters(table) == {0: "scratch", 1: "dirt", 2: "drop"}
+
+
+def test_seuclidean_ignores_a_coordinate_that_never_varies(blobs):
+    vectors, labels = blobs
+    dead = np.hstack([vectors, np.zeros((len(vectors), 1))])  # a ReLU channel that is always 0
+    assert silhouette(dead, labels, "seuclidean") == pytest.approx(silhouette(vectors, labels, "seuclidean"), abs=1e-12)
+    # on the one-dimensional hand case, dividing by the variance scales every distance alike: euclidean's value
+    assert silhouette(HAND_X, HAND_LABELS, "seuclidean") == pytest.approx(0.746031746, abs=1e-9)
