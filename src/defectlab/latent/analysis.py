@@ -172,11 +172,3 @@ def evaluate_finetuned_latent(
         automatic=routing.automatic.rename(columns={"label": "assigned"}).merge(test_index[["id", "label"]], on="id"),
     )
 
-
-def accuracy(predicted: pd.DataFrame, index: pd.DataFrame, classes: list[str]) -> float:
-    """Share of the curated items whose predicted class index names their class (the 3-way classifier cannot be
-    right on the others)."""
-    merged = index.merge(predicted, on="id")
-    merged = merged[merged["label"].isin(classes)]
-    truth = merged["label"].map({name: k for k, name in enumerate(classes)})
-    return float((merged["predicted"] == truth).mean()) if len(merged) else float("nan")

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from defectlab.latent.analysis import accuracy, evaluate_finetuned_latent, screen_training_latent
+from defectlab.latent.analysis import evaluate_finetuned_latent, screen_training_latent
 
 SETTINGS = {
     "kmeans": {"k": 4, "n_init": 10, "pacmap_k": 3},
@@ -58,8 +58,3 @@ def test_the_central_cluster_is_ambiguous_by_every_rule_and_its_test_items_go_to
     named = result.clusters.drop_duplicates("cluster").set_index("label")["cluster_class"]
     assert named.to_dict() == {"bump": "bump", "dent": "dent", "scratch": "scratch", "ambiguous": "ambiguous"}
 
-
-def test_accuracy_counts_curated_items_only():
-    index = pd.DataFrame({"id": ["a", "b", "c", "d"], "label": ["bump", "dent", "ambiguous", "scratch"]})
-    predicted = pd.DataFrame({"id": ["a", "b", "c", "d"], "predicted": [0, 0, 1, 2]})
-    assert accuracy(predicted, index, ["bump", "dent", "scratch"]) == pytest.approx(2 / 3)
