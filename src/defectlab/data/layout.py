@@ -13,12 +13,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from PIL import Image, UnidentifiedImageError
 
 from defectlab.classes import CLASSES
 
 INDEX_COLUMNS = ("id", "split", "object", "view", "light", "seed")
 FOLDERS = ("images", "masks", "instances")
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,20 @@ def load_sample(root: str | Path, sample_id: str) -> Sample:
     return Sample(sample_id, image, mask.astype(np.uint8), instances.astype(np.uint16))
 
 
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image from its header (the pixels are read once, when needed)."""
+    with Image.open(path) as image:
+        return image.size
+
+
 def image_shape(root: str | Path, sample_id: str) -> tuple[int, int]:
     """(height, width) of a sample from its mask's PNG header, so a stage can check sizes before decoding pixels."""
     path = Path(root) / "masks" / f"{sample_id}.png"
-    with open(path, "rb") as handle:
-        header = handle.read(24)
-    if len(header) < 24 or header[:8] != PNG_SIGNATURE or header[12:16] != b"IHDR":
-        raise ValueError(f"{path}: not a PNG file")
-    return int.from_bytes(header[20:24], "big"), int.from_bytes(header[16:20], "big")
+    try:
+        width, height = image_size(path)
+    except UnidentifiedImageError:
+        raise ValueError(f"{path}: not a PNG file") from None
+    return height, width
 
 
 def listed(items: Iterable[object], most: int = 5) -> str:

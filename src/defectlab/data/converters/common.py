@@ -30,10 +30,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from defectlab.classes import class_index
-from defectlab.data.layout import listed, write_png
+from defectlab.data.layout import image_size, listed, write_png
 from defectlab.runtime import atomic_output
 from defectlab.seeds import derive_seed
 
@@ -418,12 +417,6 @@ class Canvas:
 
     sizes: Mapping[str, tuple[int, int]]
     by_object: Mapping[str, tuple[int, int]]
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) of an image from its header (the pixels are read once, when converted)."""
-    with Image.open(path) as image:
-        return image.size
 
 
 def fixed_canvas(items: Sequence[Item], pad_to: Mapping[str, int], dataset: str) -> Canvas:
