@@ -1,5 +1,6 @@
 """Running the workflow from tests: the repository's Snakefile in a scratch working directory."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,3 +21,8 @@ def snakemake(
     return subprocess.run(
         command(workdir, *args), capture_output=True, text=True, timeout=timeout, cwd=workdir, env=env
     )
+
+
+def jobs(said: str) -> dict[str, int]:
+    """The job counts of a Snakemake run's "Job stats" table, by rule."""
+    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", said, flags=re.M)}

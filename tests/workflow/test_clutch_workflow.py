@@ -1,12 +1,11 @@
 """The clutch generator in the workflow: one render job per object, the objects assembled into a checked dataset
 with object-wise splits and the gallery; a bad range stops the run before any job, naming its key."""
 
-import re
 from pathlib import Path
 
 import pandas as pd
 import yaml
-from helpers import REPO, snakemake
+from helpers import REPO, jobs, snakemake
 
 from defectlab.data.layout import check_dataset, load_sample
 
@@ -21,10 +20,6 @@ def configfile(tmp_path: Path, datasets: dict) -> list[str]:
     path = tmp_path / "clutch.yaml"
     path.write_text(yaml.safe_dump({"seed": 3, "render": {"samples": 2}, "datasets": datasets}, sort_keys=False))
     return ["--configfile", str(path)]
-
-
-def jobs(stdout: str) -> dict[str, int]:
-    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", stdout, flags=re.M)}
 
 
 def test_a_tiny_clutch_dataset_renders_end_to_end_with_object_wise_splits_and_the_gallery(tmp_path: Path):

@@ -2,11 +2,10 @@
 default plates run, a bad key stops the run before any job, and a real run of their targets writes datasets
 the layout check accepts, and their gallery."""
 
-import re
 from pathlib import Path
 
 import yaml
-from helpers import REPO, snakemake
+from helpers import REPO, jobs, snakemake
 
 from defectlab.data.layout import check_dataset, load_sample
 
@@ -31,10 +30,6 @@ def configfiles(tmp_path: Path, datasets: dict) -> list[str]:
     path = tmp_path / "chess-noise.yaml"
     path.write_text(yaml.safe_dump({"datasets": datasets}, sort_keys=False))
     return ["--configfile", str(REPO / "config/config.yaml"), str(path)]
-
-
-def jobs(stdout: str) -> dict[str, int]:
-    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", stdout, flags=re.M)}
 
 
 def test_a_config_with_chess_and_noise_dry_runs_a_generate_job_per_dataset(tmp_path: Path):

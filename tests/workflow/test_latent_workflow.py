@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from helpers import REPO, snakemake
+from helpers import REPO, jobs, snakemake
 
 from defectlab.data.layout import check_dataset
 
@@ -32,10 +32,6 @@ CONFIG = {
         "finetune": {"epochs": 1, "input_size": 32},
     },
 }
-
-
-def jobs(said: str) -> dict[str, int]:
-    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", said, flags=re.M)}
 
 
 def test_a_tiny_latent_study_runs_end_to_end(tmp_path: Path):

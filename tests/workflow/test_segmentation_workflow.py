@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from helpers import REPO, snakemake
+from helpers import REPO, jobs, snakemake
 
 from defectlab.maps import read_maps
 from defectlab.models.segmentation.train import stored_settings
@@ -51,10 +51,6 @@ CONFIG = {
         "deeplabv3-synth": {"model": "deeplabv3", "train": ["synth"], "val": "synth", "test": "real"},
     },
 }
-
-
-def jobs(said: str) -> dict[str, int]:
-    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", said, flags=re.M)}
 
 
 def test_a_tiny_clutch_segmentation_study_runs_end_to_end(tmp_path: Path):
